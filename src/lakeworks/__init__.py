@@ -1,0 +1,62 @@
+"""Lakeworks: the Azure Machine Learning + Synapse workflow, on your own machine first.
+
+The object model, as in Azure ML's SDK v2 (``azure.ai.ml``)::
+
+    MLClient(workspace=PATH)                 a workspace folder (or MLClient.from_config())
+    ├── data          Data                   versioned files/folders (uri_file, uri_folder, mltable)
+    ├── environments  Environment            conda/pip environments, built as cached virtualenvs
+    ├── components    CommandComponent       reusable steps: command + code + environment + I/O
+    ├── jobs          Command / PipelineJob  runs of components; MLflow runs in the workspace
+    ├── models        Model                  registered models with lineage to their job
+    └── workspaces    Workspace              name, location, resource_group
+
+Builders: ``command(...)``, ``@dsl.pipeline``, ``load_component(...)``, ``load_job(...)``,
+``Input``, ``Output``. Azure code runs with its imports changed from ``azure.ai.ml`` to
+``lakeworks`` (entities from ``lakeworks.entities``, credentials from ``lakeworks.identity``).
+Names are imported lazily so that ``lakeworks --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "MLClient": "lakeworks.client.ml_client",
+    "command": "lakeworks.client.builders",
+    "Input": "lakeworks.client.entities.io",
+    "Output": "lakeworks.client.entities.io",
+    "load_component": "lakeworks.client.loaders",
+    "load_job": "lakeworks.client.loaders",
+    "load_data": "lakeworks.client.loaders",
+    "load_environment": "lakeworks.client.loaders",
+    "load_model": "lakeworks.client.loaders",
+    "dsl": "lakeworks.dsl",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+if TYPE_CHECKING:
+    from lakeworks import dsl
+    from lakeworks.client.builders import command
+    from lakeworks.client.entities.io import Input, Output
+    from lakeworks.client.loaders import (
+        load_component,
+        load_data,
+        load_environment,
+        load_job,
+        load_model,
+    )
+    from lakeworks.client.ml_client import MLClient
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lakeworks' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if name == "dsl" else getattr(mod, name)
+    globals()[name] = value
+    return value

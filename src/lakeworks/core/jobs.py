@@ -152,6 +152,7 @@ class JobRecord(BaseModel):
     outputs: dict[str, str] = Field(default_factory=dict)
     output_hashes: dict[str, str] = Field(default_factory=dict)
     mlflow_run_id: str | None = None
+    mlflow_experiment_id: str | None = None
     reused_from: str | None = None
     error: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)

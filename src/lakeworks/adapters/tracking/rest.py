@@ -1,0 +1,138 @@
+"""The ``Tracking`` port over MLflow's REST API, with plain ``urllib`` JSON calls.
+
+Owns the few calls the job runner makes (find or create an experiment, create and end runs,
+read a run's metrics and params). Never imports MLflow, so the runner stays light; scripts
+inside jobs use whatever MLflow client they install. Failures become ``BackendError`` naming
+the server URL and the endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from lakeworks.errors import BackendError, NotFoundError
+from lakeworks.ports.tracking import RunStatus
+
+API = "/api/2.0/mlflow"
+PARENT_RUN_TAG = "mlflow.parentRunId"
+_TERMINAL: frozenset[str] = frozenset({"FINISHED", "FAILED", "KILLED"})
+
+
+class MlflowRestTracking:
+    """A client of one MLflow tracking server (``uri`` is what steps get as MLFLOW_TRACKING_URI).
+
+    Example:
+        >>> tracking = MlflowRestTracking("http://127.0.0.1:5000")  # doctest: +SKIP
+        >>> run_id = tracking.create_run(tracking.ensure_experiment("demo"), "train")  # doctest: +SKIP
+    """
+
+    def __init__(self, uri: str, *, timeout: float = 30.0) -> None:
+        self.uri = uri.rstrip("/")
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"MlflowRestTracking({self.uri!r})"
+
+    def _call(
+        self, method: str, endpoint: str, body: dict[str, Any] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        url = f"{self.uri}{API}/{endpoint}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            try:
+                error = json.loads(detail)
+            except ValueError:
+                error = {"message": detail}
+            code = error.get("error_code", "")
+            message = (
+                f"MLflow tracking server {self.uri}: {method} {API}/{endpoint} failed with "
+                f"HTTP {exc.code} {code}: {error.get('message', detail)}"
+            )
+            if code == "RESOURCE_DOES_NOT_EXIST":
+                raise NotFoundError(message) from exc
+            raise _RestError(message, code) from exc
+        except (OSError, ValueError) as exc:
+            raise BackendError(
+                f"MLflow tracking server {self.uri}: {method} {API}/{endpoint} failed: {exc}; "
+                "is the server running? (lakeworks restarts it on the next job)"
+            ) from exc
+        try:
+            result: dict[str, Any] = json.loads(payload or b"{}")
+        except ValueError as exc:
+            raise BackendError(
+                f"MLflow tracking server {self.uri}: {method} {API}/{endpoint} returned "
+                f"something that is not JSON: {payload[:200]!r}"
+            ) from exc
+        return result
+
+    def ensure_experiment(self, name: str) -> str:
+        """Return the id of experiment ``name``, creating it if needed (safe under races)."""
+        for _ in range(2):
+            try:
+                found = self._call("GET", "experiments/get-by-name", query={"experiment_name": name})
+                return str(found["experiment"]["experiment_id"])
+            except NotFoundError:
+                pass
+            try:
+                return str(self._call("POST", "experiments/create", {"name": name})["experiment_id"])
+            except _RestError as exc:
+                if exc.mlflow_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+        raise BackendError(f"MLflow tracking server {self.uri}: experiment {name!r} vanished")
+
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str,
+        *,
+        parent_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Create a RUNNING run and return its id."""
+        all_tags = {"mlflow.runName": run_name, **(tags or {})}
+        if parent_run_id:
+            all_tags[PARENT_RUN_TAG] = parent_run_id
+        body = {
+            "experiment_id": experiment_id,
+            "run_name": run_name,
+            "start_time": int(time.time() * 1000),
+            "tags": [{"key": k, "value": v} for k, v in all_tags.items()],
+        }
+        return str(self._call("POST", "runs/create", body)["run"]["info"]["run_id"])
+
+    def end_run(self, run_id: str, status: RunStatus) -> None:
+        """Mark a run terminated with ``status``."""
+        body: dict[str, Any] = {"run_id": run_id, "run_uuid": run_id, "status": status}
+        if status in _TERMINAL:
+            body["end_time"] = int(time.time() * 1000)
+        self._call("POST", "runs/update", body)
+
+    def run_data(self, run_id: str) -> tuple[dict[str, float], dict[str, str]]:
+        """The latest value of each metric, and the params, of a run."""
+        data = self._call("GET", "runs/get", query={"run_id": run_id})["run"].get("data", {})
+        metrics = {m["key"]: float(m["value"]) for m in data.get("metrics", [])}
+        params = {p["key"]: str(p["value"]) for p in data.get("params", [])}
+        return metrics, params
+
+
+class _RestError(BackendError):
+    """An MLflow REST error with its MLflow error code (e.g. ``RESOURCE_ALREADY_EXISTS``)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.mlflow_code = code

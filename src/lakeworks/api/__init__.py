@@ -1,0 +1,1 @@
+"""REST entry points: the workspace tracking server (MLflow REST API + Lakeworks model registry)."""

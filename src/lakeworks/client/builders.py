@@ -1,0 +1,79 @@
+"""``command(...)``: build a command node, job or component the way ``azure.ai.ml.command`` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lakeworks.client.entities.components import Command, CommandComponent, declare_inputs
+from lakeworks.client.entities.io import Output
+
+
+def command(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+    properties: dict[str, str] | None = None,
+    display_name: str | None = None,
+    command: str | None = None,
+    experiment_name: str | None = None,
+    environment: Any = None,
+    environment_variables: dict[str, str] | None = None,
+    distribution: Any = None,
+    compute: str | None = None,
+    inputs: dict[str, Any] | None = None,
+    outputs: dict[str, Output | None] | None = None,
+    instance_count: int | None = None,
+    instance_type: str | None = None,
+    timeout: int | None = None,
+    code: str | Path | None = None,
+    is_deterministic: bool = True,
+    **kwargs: Any,
+) -> Command:
+    """Build a command: submit it as a job, register ``.component``, or call it in a pipeline.
+
+    ``inputs`` maps names to ``Input(...)`` declarations (optionally with a path or default) or
+    plain literals (their type is inferred). ``code`` is a local folder snapshotted on
+    submission; relative paths are read from the current folder.
+
+    Example:
+        >>> job = command(
+        ...     command="python train.py --lr ${{inputs.lr}}",
+        ...     inputs={"lr": 0.01},
+        ...     code="./src",
+        ... )
+        >>> job.component.inputs["lr"].type
+        'number'
+    """
+    decls, values = declare_inputs(inputs or {})
+    out_decls = {k: (v if v is not None else Output()) for k, v in (outputs or {}).items()}
+    component = CommandComponent(
+        name=name,
+        description=description,
+        tags=tags,
+        properties=properties,
+        display_name=display_name,
+        command=command,
+        code=code,
+        environment=environment,
+        inputs=decls,
+        outputs={k: Output(type=v.type, mode=v.mode, description=v.description)
+                 for k, v in out_decls.items()},
+        is_deterministic=is_deterministic,
+        environment_variables=environment_variables,
+    )
+    configured = {k: v for k, v in out_decls.items() if v.path is not None or v.mode is not None}
+    return Command(
+        component=component,
+        inputs=values,
+        outputs=configured,
+        name=name,
+        display_name=display_name,
+        description=description,
+        tags=tags,
+        experiment_name=experiment_name,
+        compute=compute,
+        environment_variables=None,
+        timeout=timeout,
+    )

@@ -1,0 +1,1 @@
+"""Azure-compatible entity classes (Data, Environment, Model, components, jobs, Input/Output)."""

@@ -1,0 +1,42 @@
+"""The one registry of adapters, by role, as lazy dotted paths.
+
+Services name an adapter by role (``metadata``, ``artifacts``, ``tracking``, ``environments``)
+and get it here, imported only when first used, so that importing a service never imports a
+heavy technology (SQLAlchemy, fsspec, MLflow). Tests and deployments may register others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from lakeworks.errors import InvalidInputError
+
+_REGISTRY: dict[str, str] = {
+    "metadata": "lakeworks.adapters.metadata:open_metadata_store",
+    "artifacts": "lakeworks.adapters.artifacts:open_artifact_store",
+    "tracking": "lakeworks.adapters.tracking:connect_tracking",
+    "tracking_server": "lakeworks.adapters.tracking:ensure_tracking_server",
+    "tracking_server_stop": "lakeworks.adapters.tracking:stop_tracking_server",
+    "tracking_server_status": "lakeworks.adapters.tracking:tracking_server_status",
+    "environments": "lakeworks.adapters.envs:VenvEnvironmentBuilder",
+    "executor": "lakeworks.adapters.compute:LocalStepExecutor",
+    "fetch": "lakeworks.adapters.external:fetch_url",
+}
+
+
+def register(role: str, dotted: str) -> None:
+    """Point ``role`` at another ``module:attribute``."""
+    if ":" not in dotted:
+        raise InvalidInputError(f"adapter path {dotted!r} must look like 'package.module:name'")
+    _REGISTRY[role] = dotted
+
+
+def load(role: str) -> Any:
+    """Import and return the adapter factory registered for ``role``."""
+    try:
+        dotted = _REGISTRY[role]
+    except KeyError:
+        raise InvalidInputError(f"no adapter for role '{role}'", allowed=_REGISTRY) from None
+    module_name, _, attr = dotted.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
