@@ -7,14 +7,11 @@ own. Everything runs offline except the tests marked ``network``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import importlib.metadata
 import json
 import subprocess
 import sys
 import threading
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,6 +27,7 @@ from lakeworks.adapters.envs.venv import (
 from lakeworks.core.environments import EnvironmentPlan
 from lakeworks.errors import BackendError, InvalidInputError
 from lakeworks.ports.environments import BuiltEnvironment
+from lakeworks.testing.wheels import make_wheel
 
 EMPTY = EnvironmentPlan(requirements=())
 SATISFIED = EnvironmentPlan(requirements=("pyyaml>=5", 'pywin32; sys_platform == "win32"'))
@@ -50,31 +48,6 @@ def _base_freeze() -> str:
         check=True,
     )
     return done.stdout
-
-
-def _wheel(folder: Path, name: str, version: str, module: str, body: str) -> Path:
-    """Write a minimal pure-Python wheel (no build backend needed, fully offline)."""
-    dist_info = f"{name}-{version}.dist-info"
-    files = {
-        f"{module}/__init__.py": body,
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist_info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: lakeworks-tests\nRoot-Is-Purelib: true\n"
-            "Tag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for path, text in files.items():
-        data = text.encode()
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{dist_info}/RECORD,,")
-    files[f"{dist_info}/RECORD"] = "\n".join(record) + "\n"
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, text in files.items():
-            zf.writestr(path, text)
-    return wheel
 
 
 def _pip_install_offline(env: BuiltEnvironment, wheel: Path) -> None:
@@ -179,7 +152,7 @@ def test_overlay_install_is_invisible_to_the_base(
     scratch_env: BuiltEnvironment, tmp_path: Path
 ) -> None:
     before = _base_freeze()
-    wheel = _wheel(tmp_path, "lakeworks_iso_probe", "0.1", "lakeworks_iso_probe", "X = 42\n")
+    wheel = make_wheel(tmp_path, "lakeworks_iso_probe", "0.1", "lakeworks_iso_probe", "X = 42\n")
     _pip_install_offline(scratch_env, wheel)
     inside = _python(scratch_env, "import lakeworks_iso_probe as m; print(m.X)")
     assert inside.returncode == 0, inside.stderr
@@ -196,7 +169,7 @@ def test_overlay_shadows_a_base_distribution_without_touching_it(
     """A newer PyYAML in the overlay wins there; pip leaves the base's PyYAML alone."""
     base_version = importlib.metadata.version("pyyaml")
     before = _base_freeze()
-    wheel = _wheel(tmp_path, "PyYAML", "999.0", "yaml", "__version__ = 'overlay'\n")
+    wheel = make_wheel(tmp_path, "PyYAML", "999.0", "yaml", "__version__ = 'overlay'\n")
     _pip_install_offline(scratch_env, wheel)
     code = "import yaml, importlib.metadata as m; print(yaml.__version__, m.version('pyyaml'))"
     inside = _python(scratch_env, code)

@@ -35,3 +35,7 @@ class EnvironmentBuilder(Protocol):
             BackendError: packages could not be installed; the message has pip's error tail.
         """
         ...
+
+    def scratch(self, env: BuiltEnvironment, dest: Path) -> BuiltEnvironment:
+        """A throwaway layer over ``env`` at ``dest`` for one step's own installs."""
+        ...

@@ -41,6 +41,9 @@ DEFAULT_LABEL = "default"
 
 S = TypeVar("S", bound=AssetSpec)
 
+#: kinds whose unversioned re-registration with unchanged content returns the latest version
+_DEDUPLICATED = frozenset({AssetKind.COMPONENT, AssetKind.ENVIRONMENT})
+
 
 def is_uri(path: str) -> bool:
     """True for ``scheme://...`` strings (including ``azureml://``), False for local paths."""
@@ -145,6 +148,17 @@ class AssetService:
         validate_name(spec.name, what=f"{spec.kind.value} name")
         stored = self._store_paths(spec)
         body = stored.model_dump(mode="json", exclude={"name", "version"})
+        if stored.version is None and spec.kind in _DEDUPLICATED:
+            # As Azure does for components and environments: registering unchanged content
+            # without a version returns the latest version instead of making a new one.
+            try:
+                latest = self.ws.metadata.assets.get_latest(spec.kind, stored.name)
+            except NotFoundError:
+                latest = None
+            if latest is not None and latest.content_hash == stored.content_hash():
+                out = latest.to_spec()
+                assert isinstance(out, type(spec))
+                return out, latest
         version, created = self.ws.metadata.assets.add_version(
             spec.kind, stored.name, stored.version, body, stored.content_hash()
         )

@@ -220,6 +220,10 @@ def execute_step(
     for note in plan.notes:
         log(f"environment: {note}")
     env = ctx.builder.build(plan, log=lambda line: log(f"environment: {line}"))
+    layer = job_dir(ctx.ws, job_name) / "env"
+    if layer.exists():
+        shutil.rmtree(layer)
+    env = ctx.builder.scratch(env, layer)
     rendered: dict[str, str | None] = {}
     data_names: set[str] = set()
     for name, value in inputs.items():
@@ -269,6 +273,7 @@ def execute_step(
     else:
         for path in staging.values():
             shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(layer, ignore_errors=True)
     status = "FINISHED" if ok else ("KILLED" if result.canceled else "FAILED")
     ctx.tracking.end_run(run_id, status)  # type: ignore[arg-type]
     metrics, params = ctx.tracking.run_data(run_id)

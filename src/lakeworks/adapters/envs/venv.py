@@ -36,6 +36,7 @@ from packaging.version import InvalidVersion, Version
 
 from lakeworks.core.environments import POLICY_VERSION, EnvironmentPlan
 from lakeworks.errors import BackendError, InvalidInputError
+from lakeworks.adapters.envs.scratch import scratch_layer
 from lakeworks.ports.environments import BuiltEnvironment
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,10 @@ class VenvEnvironmentBuilder:
                 raise
             log(f"{short}: created in {time.monotonic() - started:.1f}s")
             return _built(key, root, reused=False)
+
+    def scratch(self, env: BuiltEnvironment, dest: Path) -> BuiltEnvironment:
+        """A throwaway layer over ``env`` for one step (see ``scratch.scratch_layer``)."""
+        return scratch_layer(env, dest)
 
     def _finished(self, key: str, root: Path) -> BuiltEnvironment | None:
         marker = root / READY_MARKER

@@ -20,10 +20,15 @@ from lakeworks.services.workspace import Workspace
 def connect_tracking(workspace: Workspace) -> MlflowRestTracking:
     """A client of the workspace's tracking server, starting the server if needed.
 
+    The client restarts the server (once per call) if it went away meanwhile, e.g. after its
+    idle timeout during a long, quiet step.
+
     Raises:
         BackendError: the server could not be started (the message holds its log tail).
     """
-    return MlflowRestTracking(ensure_tracking_server(workspace))
+    return MlflowRestTracking(
+        ensure_tracking_server(workspace), reconnect=lambda: ensure_tracking_server(workspace)
+    )
 
 
 __all__ = [

@@ -3,7 +3,8 @@
 Owns the few calls the job runner makes (find or create an experiment, create and end runs,
 read a run's metrics and params). Never imports MLflow, so the runner stays light; scripts
 inside jobs use whatever MLflow client they install. Failures become ``BackendError`` naming
-the server URL and the endpoint.
+the server URL and the endpoint. Given a ``reconnect`` callable, a server that went away
+(idle timeout, restart) is replaced once and the call retried against its new URL.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from lakeworks.errors import BackendError, NotFoundError
@@ -26,14 +28,23 @@ _TERMINAL: frozenset[str] = frozenset({"FINISHED", "FAILED", "KILLED"})
 class MlflowRestTracking:
     """A client of one MLflow tracking server (``uri`` is what steps get as MLFLOW_TRACKING_URI).
 
+    Args:
+        uri: the server's base URL.
+        timeout: seconds per request.
+        reconnect: returns the URL of a (re)started server; called once when the server does
+            not answer (connection refused or reset, or HTTP 503 while it shuts down).
+
     Example:
         >>> tracking = MlflowRestTracking("http://127.0.0.1:5000")  # doctest: +SKIP
         >>> run_id = tracking.create_run(tracking.ensure_experiment("demo"), "train")  # doctest: +SKIP
     """
 
-    def __init__(self, uri: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, uri: str, *, timeout: float = 30.0, reconnect: Callable[[], str] | None = None
+    ) -> None:
         self.uri = uri.rstrip("/")
         self.timeout = timeout
+        self.reconnect = reconnect
 
     def __repr__(self) -> str:
         return f"MlflowRestTracking({self.uri!r})"
@@ -41,6 +52,18 @@ class MlflowRestTracking:
     def _call(
         self, method: str, endpoint: str, body: dict[str, Any] | None = None,
         query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            return self._request(method, endpoint, body, query)
+        except _ServerGone:
+            if self.reconnect is None:
+                raise
+            self.uri = self.reconnect().rstrip("/")
+            return self._request(method, endpoint, body, query)
+
+    def _request(
+        self, method: str, endpoint: str, body: dict[str, Any] | None,
+        query: dict[str, str] | None,
     ) -> dict[str, Any]:
         url = f"{self.uri}{API}/{endpoint}"
         if query:
@@ -54,6 +77,11 @@ class MlflowRestTracking:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
+            if exc.code == 503:
+                raise _ServerGone(
+                    f"MLflow tracking server {self.uri}: {method} {API}/{endpoint} failed with "
+                    f"HTTP 503: {detail[:200]}"
+                ) from exc
             try:
                 error = json.loads(detail)
             except ValueError:
@@ -67,7 +95,9 @@ class MlflowRestTracking:
                 raise NotFoundError(message) from exc
             raise _RestError(message, code) from exc
         except (OSError, ValueError) as exc:
-            raise BackendError(
+            reason = getattr(exc, "reason", exc)
+            kind = _ServerGone if isinstance(reason, ConnectionError) else BackendError
+            raise kind(
                 f"MLflow tracking server {self.uri}: {method} {API}/{endpoint} failed: {exc}; "
                 "is the server running? (lakeworks restarts it on the next job)"
             ) from exc
@@ -136,3 +166,7 @@ class _RestError(BackendError):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.mlflow_code = code
+
+
+class _ServerGone(BackendError):
+    """The server did not answer: refused, reset, or shutting down."""

@@ -1,0 +1,128 @@
+"""``lakeworks data``: register, show, list, archive and restore data assets (``az ml data``).
+
+Owns the data noun's ``create`` (from a YAML file with ``--set`` overrides, or from flags) and
+how a ``Data`` entity is shown. Shared verbs come from ``cli.asset_verbs``; the SDK is
+imported inside commands, for startup time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lakeworks.cli.asset_verbs import (
+    AssetNoun,
+    SetOption,
+    add_asset_verbs,
+    cli_path,
+    operations,
+    overrides,
+)
+from lakeworks.cli.output import Column, OutputFormat, OutputOption, emit_record
+from lakeworks.errors import InvalidInputError
+
+app = typer.Typer(
+    help="Data assets: versioned files and folders (uri_file, uri_folder, mltable).",
+    no_args_is_help=True,
+)
+
+
+def data_view(data: Any) -> Mapping[str, Any]:
+    """What ``data show`` and ``data list`` print of a ``Data`` entity."""
+    return {
+        "name": data.name,
+        "version": data.version,
+        "type": data.type,
+        "path": data.path,
+        "description": data.description,
+        "tags": data.tags,
+        "created_at": data.created_at,
+        "id": data.id,
+    }
+
+
+NOUN = AssetNoun(
+    command="data",
+    group="data",
+    what="data asset",
+    example="credit-card",
+    view=data_view,
+    columns=(
+        Column("name", "Name", no_wrap=True),
+        Column("version", "Version", no_wrap=True),
+        Column("type", "Type"),
+        Column("created_at", "Created"),
+        Column("path", "Path"),
+    ),
+)
+
+
+@app.command(
+    "create",
+    help="Register a data asset from a YAML file or from flags; a local path is copied "
+    "into the workspace. Without a version, the next free number is used.\n\n"
+    "Examples:\n\n"
+    "  lakeworks data create --file data.yml\n"
+    "  lakeworks data create --file data.yml --set version=2 --set description=cleaned\n"
+    "  lakeworks data create --name credit-card --version initial --type uri_file "
+    "--path ./default_of_credit_card_clients.csv",
+)
+def create(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="The data asset YAML file.")
+    ] = None,
+    set_values: SetOption = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Name of the asset.")] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", "-v", help="Version (default: next number).")
+    ] = None,
+    type_: Annotated[
+        str | None,
+        typer.Option("--type", "-t", help="uri_file, uri_folder (default) or mltable."),
+    ] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", "-p", help="Local file or folder, or a URI.")
+    ] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", help="Free text.")
+    ] = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    from lakeworks.client.entities.assets import Data  # imported here for startup time
+    from lakeworks.client.loaders import load_data
+
+    if file is not None:
+        data = load_data(
+            file,
+            params_override=overrides(
+                set_values,
+                name=name,
+                version=version,
+                type=type_,
+                path=cli_path(path),
+                description=description,
+            ),
+        )
+    else:
+        if set_values:
+            raise InvalidInputError("--set overrides fields of a YAML file: give --file too")
+        if name is None or path is None:
+            raise InvalidInputError(
+                "give --file data.yml, or --name and --path (with --type and --version)"
+            )
+        data = Data(
+            name=name,
+            version=version,
+            type=type_ or "uri_folder",
+            path=path,
+            description=description,
+        )
+    created = operations(ctx, NOUN).create_or_update(data)
+    emit_record(data_view(created), output, title=f"data asset {created.name}:{created.version}")
+
+
+add_asset_verbs(app, NOUN)

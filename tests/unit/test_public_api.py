@@ -1,0 +1,22 @@
+"""The public names are pinned: changing them is a deliberate act."""
+
+from __future__ import annotations
+
+import lakeworks
+import lakeworks.entities
+
+
+def test_top_level_names() -> None:
+    assert lakeworks.__all__ == [
+        "Input", "MLClient", "Output", "command", "dsl", "load_component", "load_data",
+        "load_environment", "load_job", "load_model", "__version__",
+    ]
+    for name in lakeworks.__all__:
+        assert getattr(lakeworks, name) is not None
+
+
+def test_entity_names() -> None:
+    assert sorted(lakeworks.entities.__all__) == [
+        "BuildContext", "Command", "CommandComponent", "CommandJob", "Data", "Environment",
+        "Job", "Model", "PipelineJob", "PipelineJobSettings", "Workspace",
+    ]
