@@ -22,7 +22,8 @@ import pytest
 import sqlalchemy as sa
 
 from lakeworks.adapters.metadata import SqlAlchemyMetadataStore, open_metadata_store
-from lakeworks.adapters.metadata.migrate import VERSION_TABLE, head_revision
+from lakeworks.adapters.metadata.alembic_scripts import head_revision
+from lakeworks.adapters.metadata.migrate import HEAD_REVISION, VERSION_TABLE
 from lakeworks.adapters.metadata.tables import metadata
 from lakeworks.core.jobs import JobRecord, JobStatus
 from lakeworks.core.refs import AssetKind
@@ -516,3 +517,9 @@ def test_unusable_sqlite_folder_is_a_backend_error(tmp_path: Path) -> None:
 def test_unsupported_urls_are_invalid_input(url: str) -> None:
     with pytest.raises(InvalidInputError, match="database_url"):
         open_metadata_store(url)
+
+
+def test_head_revision_constant_matches_the_migration_scripts() -> None:
+    # The open-time check compares against HEAD_REVISION without importing Alembic; a new
+    # revision must update it.
+    assert HEAD_REVISION == head_revision()

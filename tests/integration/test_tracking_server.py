@@ -363,7 +363,8 @@ def test_registry_tags_aliases_stages_and_immutability(
 
     with pytest.warns(FutureWarning):
         client.transition_model_version_stage("reg", "1", "Staging")
-    assert AssetService(ws).get(AssetKind.MODEL, "reg", version="1").to_spec().stage == "Staging"
+    staged = AssetService(ws).get(AssetKind.MODEL, "reg", version="1").to_spec()
+    assert isinstance(staged, ModelSpec) and staged.stage == "Staging"
 
     with pytest.raises(MlflowException, match="immutable"):
         client.delete_model_version("reg", "1")
@@ -419,7 +420,19 @@ def test_mlflow2_client_registers_workspace_model(
     spec = _check_version(ws, "m2", "1", run_id, "job-v2")
     assert spec.properties["mlflow.source"].startswith("mlflow-artifacts:/")
     local = AssetService(ws).local_copy(spec.path)
-    assert list(mlflow.pyfunc.load_model(str(local)).predict(np.array([[5.0]]))) == [1]
+    check = (
+        "import sys, mlflow, numpy as np\n"
+        "client = mlflow.MlflowClient()\n"
+        "print('VERSIONS', sorted(v.version for v in client.search_model_versions(\"name='m2'\")))\n"
+        "print('PREDICT', list(mlflow.pyfunc.load_model(sys.argv[1]).predict(np.array([[5.0]]))))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in _MLFLOW_VARS}
+    env["MLFLOW_TRACKING_URI"] = url
+    out = subprocess.run([python, "-c", check, str(local)], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "VERSIONS ['1']" in out.stdout
+    assert "PREDICT [1]" in out.stdout
 
 
 @pytest.mark.postgres

@@ -8,6 +8,9 @@ of a name, kept in ``.lakeworks/mlflow-registry.json`` because Lakeworks models 
 name-level entity), and the Lakeworks-error to MLflow-error-code mapping. No store calls.
 """
 
+# MLflow's registry entities and search helpers carry no type hints.
+# mypy: disable-error-code="no-untyped-call"
+
 from __future__ import annotations
 
 import fcntl
@@ -105,12 +108,12 @@ def latest_per_stage(
     """The latest version in each of ``stages`` (every stage when None or empty)."""
     by_stage: dict[str, ModelVersion] = {}
     for mv in sorted(versions, key=version_order):
-        by_stage[mv.current_stage] = mv
+        by_stage[mv.current_stage or STAGE_NONE] = mv
     wanted = [get_canonical_stage(s) for s in stages] if stages else ALL_STAGES
     return [by_stage[s] for s in wanted if s in by_stage]
 
 
-def page(items: list[Any], max_results: int, page_token: str | None) -> PagedList:
+def page(items: list[Any], max_results: int, page_token: str | None) -> PagedList[Any]:
     """One page of ``items`` with MLflow's offset page tokens."""
     start = SearchUtils.parse_start_offset_from_page_token(page_token)
     end = start + max_results

@@ -8,6 +8,9 @@ paths are read straight from the server's artifact destination and runs and logg
 from the server's own tracking store. Raises ``MlflowException``; never writes Lakeworks state.
 """
 
+# MLflow's URI and store helpers carry no type hints.
+# mypy: disable-error-code="no-untyped-call"
+
 from __future__ import annotations
 
 import sys

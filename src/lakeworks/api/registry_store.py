@@ -9,6 +9,9 @@ name-level records of ``registry_entities.ModelRecords``. Versions are immutable
 with MLflow error codes, because MLflow's REST handlers and clients act on those codes.
 """
 
+# MLflow's AbstractStore, entities and search helpers carry no type hints.
+# mypy: disable-error-code="no-untyped-call"
+
 from __future__ import annotations
 
 import logging
@@ -102,7 +105,7 @@ def _no_prompts(tags: dict[str, str]) -> None:
         raise _refuse("prompts are not supported by the Lakeworks model registry")
 
 
-class LakeworksRegistryStore(AbstractStore):  # type: ignore[misc]
+class LakeworksRegistryStore(AbstractStore):
     """MLflow model registry over the model assets of one Lakeworks workspace.
 
     Args:
@@ -165,7 +168,7 @@ class LakeworksRegistryStore(AbstractStore):  # type: ignore[misc]
         max_results: int | None = None,
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList:
+    ) -> PagedList[RegisteredModel]:
         records = self.records.read()
         with mlflow_errors():
             names = {v.name for v in self.assets.list(AssetKind.MODEL)} | set(records)
@@ -198,7 +201,7 @@ class LakeworksRegistryStore(AbstractStore):  # type: ignore[misc]
         max_results: int | None = None,
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList:
+    ) -> PagedList[ModelVersion]:
         with mlflow_errors():
             every = self.workspace.metadata.assets.list_versions(AssetKind.MODEL, None)
         found = [to_model_version(v) for v in every if not v.archived]

@@ -81,6 +81,8 @@ def configure_mlflow(workspace: Workspace) -> tuple[str, str]:
     Must run before the first request: MLflow's handlers read these settings when they first
     build their stores, which ``initialize_backend_stores`` does now.
     """
+    # Imported only now, once logging and the environment are set: importing MLflow's server
+    # (about 4 s) reads the environment and builds the app.
     from mlflow.server import handlers
     from mlflow.server.constants import (
         ARTIFACT_ROOT_ENV_VAR,
@@ -102,7 +104,9 @@ def configure_mlflow(workspace: Workspace) -> tuple[str, str]:
         ARTIFACTS_DESTINATION_ENV_VAR: workspace.mlflow_artifacts_url,
         "_MLFLOW_SGI_NAME": "uvicorn",
     })
-    handlers._model_registry_store_registry.register(SCHEME, LakeworksRegistryStore)
+    handlers._model_registry_store_registry.register(  # type: ignore[no-untyped-call]
+        SCHEME, LakeworksRegistryStore
+    )
     handlers.initialize_backend_stores(backend, registry, "mlflow-artifacts:/")
     return backend, registry
 
@@ -154,7 +158,11 @@ def _configure_logging(log_path: Path, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    logging.getLogger("lakeworks").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
+    debug = level.upper() == "DEBUG"
+    logging.getLogger("lakeworks").setLevel(logging.DEBUG if debug else logging.INFO)
+    mlflow_logger = logging.getLogger("mlflow")  # MLflow adds its own stderr handler on import
+    mlflow_logger.handlers.clear()
+    mlflow_logger.propagate = True
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
@@ -259,4 +267,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is cleaned up by now; skip the ~1.5 s the interpreter spends finalising
+    # MLflow's server modules, so that stopping the server is quick.
+    os._exit(exit_code)

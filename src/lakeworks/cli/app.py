@@ -2,14 +2,18 @@
 
 Owns the entry point (``main``), the global options (``--workspace/-w``, ``--debug``,
 ``--version``), registering one sub-app per noun (``lakeworks <noun> <verb>``, as ``az ml``),
-and turning a ``LakeworksError`` into ``Error: <message>`` on stderr with exit code 2 for bad
-input (``InvalidInputError``, ``NotFoundError``) and 1 otherwise, with no traceback unless
-``--debug``. At import it loads only Typer, the standard library and the ``cli`` modules, so
-that ``lakeworks --help`` answers at once; each command imports the SDK when it runs.
+and turning a ``LakeworksError`` (or an ``OSError``: a file that cannot be read or written)
+into ``Error: <message>`` on stderr with exit code 2 for bad input (``InvalidInputError``,
+``NotFoundError``) and 1 otherwise, with no traceback unless ``--debug``. At import it loads
+only Typer, the standard library and the ``cli`` modules, so that ``lakeworks --help`` answers
+at once; each command imports the SDK when it runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,6 +59,11 @@ class LakeworksGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # Whoever read the output went away (``lakeworks job list | head``): stop quietly.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(FAILURE_EXIT) from None
         except (LakeworksError, OSError) as exc:
             state = ctx.obj if isinstance(ctx.obj, CliContext) else None
             if state is not None and state.debug:
@@ -68,7 +77,7 @@ app = typer.Typer(
     name="lakeworks",
     cls=LakeworksGroup,
     help="Lakeworks: Azure ML's workflow on your own machine (commands mirror `az ml`).\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks workspace create ./my-ws && cd my-ws\n"
     "  lakeworks data create --name credit-card --version initial --type uri_file --path data.csv\n"
     "  lakeworks job create --file pipeline.yml --stream\n"
@@ -76,7 +85,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain Click help: Rich help is slow to import
     context_settings={"help_option_names": ["--help", "-h"]},
 )
 
@@ -109,13 +118,10 @@ def root(
             "--workspace",
             "-w",
             envvar="LAKEWORKS_WORKSPACE",
-            help="The workspace folder (default: the nearest one at or above the current "
-            "folder).",
+            help="The workspace folder (default: the nearest one at or above the current folder).",
         ),
     ] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks of errors.")
-    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks of errors.")] = False,
     version: Annotated[
         bool,
         typer.Option(

@@ -20,9 +20,7 @@ from lakeworks.cli.output import Column, OutputFormat, OutputOption, emit_record
 from lakeworks.errors import InvalidInputError
 
 NameOption = Annotated[str, typer.Option("--name", "-n", help="Name of the asset.")]
-VersionOption = Annotated[
-    str | None, typer.Option("--version", "-v", help="Version of the asset.")
-]
+VersionOption = Annotated[str | None, typer.Option("--version", "-v", help="Version of the asset.")]
 LabelOption = Annotated[
     str | None, typer.Option("--label", "-l", help="Label instead of a version: 'latest'.")
 ]
@@ -87,7 +85,7 @@ def add_asset_verbs(app: typer.Typer, noun: AssetNoun) -> None:
     @app.command(
         "show",
         help=f"Show one version of a {noun.what}.{show_default}\n\n"
-        f"Examples:\n\n"
+        f"Examples:\n\n\b\n"
         f"  lakeworks {cmd} show --name {ex} --version 1\n"
         f"  lakeworks {cmd} show -n {ex} --label latest -o json",
     )
@@ -107,8 +105,9 @@ def add_asset_verbs(app: typer.Typer, noun: AssetNoun) -> None:
 
     @app.command(
         "list",
+        short_help=f"List {noun.what}s (latest versions, or every version of --name).",
         help=f"List {noun.what}s: the latest version of each, or every version of --name.\n\n"
-        f"Examples:\n\n"
+        f"Examples:\n\n\b\n"
         f"  lakeworks {cmd} list\n"
         f"  lakeworks {cmd} list --name {ex}\n"
         f"  lakeworks {cmd} list --include-archived -o json",
@@ -149,8 +148,9 @@ def add_asset_verbs(app: typer.Typer, noun: AssetNoun) -> None:
             columns.append(Column("archived", "Archived"))
         emit_rows(rows, columns, output, empty=f"No {noun.what}s.")
 
-    def _set_archived(ctx: typer.Context, name: str, version: str | None, label: str | None,
-                      archive: bool) -> None:
+    def _set_archived(
+        ctx: typer.Context, name: str, version: str | None, label: str | None, archive: bool
+    ) -> None:
         ops = operations(ctx, noun)
         if archive:
             ops.archive(name, version=version, label=label)
@@ -161,9 +161,10 @@ def add_asset_verbs(app: typer.Typer, noun: AssetNoun) -> None:
 
     @app.command(
         "archive",
+        short_help=f"Archive a {noun.what} version (or every version).",
         help=f"Archive a {noun.what} version (or every version): hidden from lists and "
         f"'latest', nothing is deleted.\n\n"
-        f"Examples:\n\n"
+        f"Examples:\n\n\b\n"
         f"  lakeworks {cmd} archive --name {ex} --version 1\n"
         f"  lakeworks {cmd} archive --name {ex}",
     )
@@ -178,7 +179,7 @@ def add_asset_verbs(app: typer.Typer, noun: AssetNoun) -> None:
     @app.command(
         "restore",
         help=f"Restore an archived {noun.what} version (or every version).\n\n"
-        f"Examples:\n\n"
+        f"Examples:\n\n\b\n"
         f"  lakeworks {cmd} restore --name {ex} --version 1\n"
         f"  lakeworks {cmd} restore --name {ex}",
     )

@@ -14,12 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from lakeworks.cli.asset_verbs import AssetNoun, SetOption, add_asset_verbs, operations, overrides
-from lakeworks.cli.output import Column, OutputFormat, OutputOption, emit_record
+from lakeworks.cli.output import Column, OutputFormat, OutputOption, command_group, emit_record
 
-app = typer.Typer(
-    help="Command components: reusable steps (command + code + environment + inputs/outputs).",
-    no_args_is_help=True,
-)
+app = command_group("Command components: reusable steps.")
 
 
 def _environment_text(env: Any) -> str | None:
@@ -78,9 +75,10 @@ NOUN = AssetNoun(
 
 @app.command(
     "create",
+    short_help="Register a command component from its YAML file.",
     help="Register a command component from its YAML file; its code folder is snapshotted "
     "and its environment checked. Without a version, the next free number is used.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks component create --file components/train/train.yml\n"
     "  lakeworks component create --file train.yml --version 2 --set display_name=Train",
 )

@@ -13,9 +13,9 @@ from typing import Any
 import typer
 
 from lakeworks.cli.context import CliContext
-from lakeworks.cli.output import Column, OutputFormat, OutputOption, emit_rows, info
+from lakeworks.cli.output import Column, OutputFormat, OutputOption, command_group, emit_rows, info
 
-app = typer.Typer(help="Lakeworks settings and where each value comes from.", no_args_is_help=True)
+app = command_group("Settings, with where each value comes from.")
 
 _COLUMNS = (
     Column("setting", "Setting", no_wrap=True),
@@ -27,9 +27,10 @@ _COLUMNS = (
 
 @app.command(
     "show",
+    short_help="Show every setting with its value and source.",
     help="Show every setting with its value and source (argument, environment variable "
     "LAKEWORKS_<NAME>, workspace lakeworks.toml, user config, or default).\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks config show\n"
     "  lakeworks -w ./my-workspace config show -o json",
 )

@@ -21,13 +21,10 @@ from lakeworks.cli.asset_verbs import (
     operations,
     overrides,
 )
-from lakeworks.cli.output import Column, OutputFormat, OutputOption, emit_record
+from lakeworks.cli.output import Column, OutputFormat, OutputOption, command_group, emit_record
 from lakeworks.errors import InvalidInputError
 
-app = typer.Typer(
-    help="Data assets: versioned files and folders (uri_file, uri_folder, mltable).",
-    no_args_is_help=True,
-)
+app = command_group("Data assets: versioned files and folders.")
 
 
 def data_view(data: Any) -> Mapping[str, Any]:
@@ -62,9 +59,10 @@ NOUN = AssetNoun(
 
 @app.command(
     "create",
+    short_help="Register a data asset from a YAML file or flags.",
     help="Register a data asset from a YAML file or from flags; a local path is copied "
     "into the workspace. Without a version, the next free number is used.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks data create --file data.yml\n"
     "  lakeworks data create --file data.yml --set version=2 --set description=cleaned\n"
     "  lakeworks data create --name credit-card --version initial --type uri_file "

@@ -21,13 +21,10 @@ from lakeworks.cli.asset_verbs import (
     operations,
     overrides,
 )
-from lakeworks.cli.output import Column, OutputFormat, OutputOption, emit_record
+from lakeworks.cli.output import Column, OutputFormat, OutputOption, command_group, emit_record
 from lakeworks.errors import InvalidInputError
 
-app = typer.Typer(
-    help="Environments: conda/pip specifications, built as cached virtual environments.",
-    no_args_is_help=True,
-)
+app = command_group("Environments: conda/pip specs, built as virtualenvs.")
 
 
 def environment_view(env: Any) -> Mapping[str, Any]:
@@ -66,9 +63,10 @@ NOUN = AssetNoun(
 
 @app.command(
     "create",
+    short_help="Register an environment from a YAML file or flags.",
     help="Register an environment from a YAML file or from flags. Without a version, the "
     "next free number is used.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks environment create --file env.yml\n"
     "  lakeworks environment create --name sklearn-env --conda-file conda.yaml "
     "--image mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04",

@@ -9,10 +9,9 @@ startup time.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -22,12 +21,14 @@ from lakeworks.cli.output import (
     Column,
     OutputFormat,
     OutputOption,
+    command_group,
     duration,
     emit_record,
     emit_rows,
     error,
     human_duration,
     info,
+    log_stream,
     spinner,
 )
 from lakeworks.errors import InvalidInputError
@@ -35,10 +36,7 @@ from lakeworks.errors import InvalidInputError
 if TYPE_CHECKING:
     from lakeworks.core.jobs import JobRecord
 
-app = typer.Typer(
-    help="Jobs: command and pipeline jobs, run in the background on this machine.",
-    no_args_is_help=True,
-)
+app = command_group("Jobs: submit, follow, resume and download.")
 
 JobName = Annotated[str, typer.Option("--name", "-n", help="Name of the job.")]
 FileOption = Annotated[Path, typer.Option("--file", "-f", help="The job YAML file.")]
@@ -46,9 +44,9 @@ FileOption = Annotated[Path, typer.Option("--file", "-f", help="The job YAML fil
 STEP_COLUMNS = (
     Column("step", "Step", no_wrap=True),
     Column("name", "Job", no_wrap=True),
-    Column("status", "Status"),
+    Column("status", "Status", no_wrap=True),
     Column("reused_from", "Reused from"),
-    Column("duration", "Duration"),
+    Column("duration", "Duration", no_wrap=True),
     Column("metrics", "Metrics"),
     Column("params", "Params"),
 )
@@ -121,9 +119,16 @@ def _show(ctx: typer.Context, name: str, output: OutputFormat) -> None:
     state = CliContext.of(ctx)
     service = state.jobs()
     record = service.get(name)
-    steps = service.steps(name) if record.type == "pipeline" else None
+    # cast: JobService.list shadows the builtin in its later annotations (reported).
+    steps = cast("list[JobRecord]", service.steps(name)) if record.type == "pipeline" else None
     view = job_view(record, job_url(state.workspace(), record), steps)
-    emit_record(view, output, title=f"{record.type} job {name}", tables={"steps": STEP_COLUMNS})
+    emit_record(
+        view,
+        output,
+        title=f"{record.type} job {name}",
+        tables={"steps": STEP_COLUMNS},
+        hide=("duration_seconds",),
+    )
 
 
 def _stream(ctx: typer.Context, name: str, output: OutputFormat) -> None:
@@ -133,19 +138,31 @@ def _stream(ctx: typer.Context, name: str, output: OutputFormat) -> None:
     state = CliContext.of(ctx)
     ws = state.workspace()
     # Logs go to stderr when stdout must stay machine-readable.
-    with spinner(f"Running job {name} (Ctrl+C stops following; the job keeps running)"):
-        out = sys.stdout if output is OutputFormat.TABLE else sys.stderr
-        record = state.jobs().stream(name, out, web_view=lambda r: job_url(ws, r))
+    try:
+        with log_stream(
+            f"Job {name} is running", to_stderr=output is not OutputFormat.TABLE
+        ) as out:
+            record = state.jobs().stream(name, out, web_view=lambda r: job_url(ws, r))
+    except KeyboardInterrupt:
+        info(
+            f"Stopped following job '{name}'; it keeps running. Follow it again with "
+            f"`lakeworks job stream -n {name}`, or stop it with `lakeworks job cancel -n {name}`."
+        )
+        raise typer.Exit(130) from None
     if record.status.value != "Completed":
-        error(f"job '{name}' ended {record.status.value}" + (f": {record.error}" if record.error else ""))
+        error(
+            f"job '{name}' ended {record.status.value}"
+            + (f": {record.error}" if record.error else "")
+        )
         raise typer.Exit(1)
 
 
 @app.command(
     "create",
+    short_help="Submit a job from its YAML file.",
     help="Submit a job from its YAML file (command or pipeline). It runs in the background; "
     "with --stream the logs are followed to the end and the exit code is 1 if it failed.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job create --file pipeline.yml --stream\n"
     "  lakeworks job create -f job.yml --set inputs.learning_rate=0.1 --name my_run_1\n"
     "  lakeworks job create -f job.yml --experiment-name tuning -o json",
@@ -180,9 +197,10 @@ def create(
 
 @app.command(
     "validate",
+    short_help="Check a job YAML without running it.",
     help="Check a job YAML without running it: schema, bindings, the graph, and that every "
     "asset, file and environment it names exists.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job validate --file pipeline.yml\n"
     "  lakeworks job validate -f job.yml --set inputs.data=azureml:credit-card:1",
 )
@@ -198,8 +216,9 @@ def validate(ctx: typer.Context, file: FileOption, set_values: SetOption = None)
 
 @app.command(
     "show",
+    short_help="Show a job with its steps, metrics and params.",
     help="Show a job: status, outputs, metrics, params and, for a pipeline, its steps.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job show --name coral_bell_shm9lpzkyl\n"
     "  lakeworks job show -n coral_bell_shm9lpzkyl -o json",
 )
@@ -210,7 +229,7 @@ def show(ctx: typer.Context, name: JobName, output: OutputOption = OutputFormat.
 @app.command(
     "list",
     help="List jobs, newest first (or the steps of a pipeline job).\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job list\n"
     "  lakeworks job list --experiment e2e_registered_components --max-results 10\n"
     "  lakeworks job list --parent-job-name coral_bell_shm9lpzkyl",
@@ -231,14 +250,18 @@ def list_(
     ] = False,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    records = CliContext.of(ctx).jobs().list(
-        parent=parent_job_name,
-        experiment=experiment,
-        include_archived=include_archived,
-        limit=max_results,
+    records = (
+        CliContext.of(ctx)
+        .jobs()
+        .list(
+            parent=parent_job_name,
+            experiment=experiment,
+            include_archived=include_archived,
+            limit=max_results,
+        )
     )
     rows: list[Mapping[str, Any]] = [job_view(r, None) for r in records]
-    columns = LIST_COLUMNS
+    columns: tuple[Column, ...] = LIST_COLUMNS
     if parent_job_name:
         columns = (Column("step", "Step", no_wrap=True), *LIST_COLUMNS)
     emit_rows(rows, columns, output, empty="No jobs.")
@@ -246,9 +269,10 @@ def list_(
 
 @app.command(
     "stream",
+    short_help="Follow a job's logs until it ends.",
     help="Print a job's logs as they grow until it ends, then a summary; the exit code is "
     "1 if it did not complete.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job stream --name coral_bell_shm9lpzkyl",
 )
 def stream(ctx: typer.Context, name: JobName) -> None:
@@ -258,7 +282,7 @@ def stream(ctx: typer.Context, name: JobName) -> None:
 @app.command(
     "cancel",
     help="Cancel a running job; its running steps are stopped.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job cancel --name coral_bell_shm9lpzkyl",
 )
 def cancel(
@@ -268,18 +292,20 @@ def cancel(
         float, typer.Option("--wait", help="Seconds to wait for it to stop (0: do not wait).")
     ] = 60.0,
 ) -> None:
-    poller = CliContext.of(ctx).client().jobs.begin_cancel(name)
+    state = CliContext.of(ctx)
+    state.client().jobs.begin_cancel(name)
     with spinner(f"Cancelling job {name}"):
-        poller.wait(timeout=wait)
-    status = CliContext.of(ctx).jobs().get(name).status.value
-    info(f"Job '{name}' is {status}.")
+        # The service's wait also ends on NotResponding (a runner that died), unlike the poller.
+        record = state.jobs().wait(name, timeout=wait)
+    info(f"Job '{name}' is {record.status.value}.")
 
 
 @app.command(
     "resume",
+    short_help="Rerun a failed job, reusing finished steps.",
     help="Run a Failed, Canceled or NotResponding job again, reusing the steps that "
     "finished (a Lakeworks addition).\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job resume --name coral_bell_shm9lpzkyl --stream",
 )
 def resume(
@@ -298,9 +324,10 @@ def resume(
 
 @app.command(
     "download",
+    short_help="Download a job's logs, artifacts or named outputs.",
     help="Download a job's logs and ./outputs to <download-path>/artifacts/, or a named "
     "output to <download-path>/named-outputs/<output-name>/ (--all: both).\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job download --name coral_bell_shm9lpzkyl\n"
     "  lakeworks job download -n coral_bell_shm9lpzkyl --output-name model --download-path ./out",
 )
@@ -319,8 +346,10 @@ def download(
 ) -> None:
     if output_name and all_:
         raise InvalidInputError("give --output-name or --all, not both")
-    written = CliContext.of(ctx).jobs().download(
-        name, download_path, output_name=output_name, all=all_
+    # cast: JobService.list shadows the builtin in its later annotations (reported).
+    written = cast(
+        "list[Path]",
+        CliContext.of(ctx).jobs().download(name, download_path, output_name=output_name, all=all_),
     )
     if not written:
         info(f"Job '{name}' has nothing to download yet.")
@@ -331,7 +360,7 @@ def download(
 @app.command(
     "archive",
     help="Archive a job: hidden from job lists; nothing is deleted.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job archive --name coral_bell_shm9lpzkyl",
 )
 def archive(ctx: typer.Context, name: JobName) -> None:
@@ -342,7 +371,7 @@ def archive(ctx: typer.Context, name: JobName) -> None:
 @app.command(
     "restore",
     help="Restore an archived job.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks job restore --name coral_bell_shm9lpzkyl",
 )
 def restore(ctx: typer.Context, name: JobName) -> None:

@@ -22,13 +22,17 @@ from lakeworks.cli.asset_verbs import (
     operations,
     overrides,
 )
-from lakeworks.cli.output import Column, OutputFormat, OutputOption, emit_record, info
+from lakeworks.cli.output import (
+    Column,
+    OutputFormat,
+    OutputOption,
+    command_group,
+    emit_record,
+    info,
+)
 from lakeworks.errors import InvalidInputError
 
-app = typer.Typer(
-    help="Models: registered model files with lineage to the job that trained them.",
-    no_args_is_help=True,
-)
+app = command_group("Models: registered, with lineage to their job.")
 
 
 def model_view(model: Any) -> Mapping[str, Any]:
@@ -67,18 +71,17 @@ NOUN = AssetNoun(
 
 @app.command(
     "create",
+    short_help="Register a model from a YAML file or flags.",
     help="Register a model from a YAML file or from flags; local files are copied into the "
     "workspace. Without a version, the next free number is used.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks model create --file model.yml\n"
     "  lakeworks model create --name credit_defaults_model --version 1 --type mlflow_model "
     "--path ./model",
 )
 def create(
     ctx: typer.Context,
-    file: Annotated[
-        Path | None, typer.Option("--file", "-f", help="The model YAML file.")
-    ] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="The model YAML file.")] = None,
     set_values: SetOption = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Name of the model.")] = None,
     version: Annotated[
@@ -86,9 +89,7 @@ def create(
     ] = None,
     type_: Annotated[
         str | None,
-        typer.Option(
-            "--type", "-t", help="custom_model (default), mlflow_model or triton_model."
-        ),
+        typer.Option("--type", "-t", help="custom_model (default), mlflow_model or triton_model."),
     ] = None,
     path: Annotated[
         str | None, typer.Option("--path", "-p", help="Local file or folder, or a URI.")
@@ -120,17 +121,16 @@ def create(
             raise InvalidInputError(
                 "give --file model.yml, or --name and --path (with --type and --version)"
             )
-        model = Model(
-            name=name, version=version, type=type_, path=path, description=description
-        )
+        model = Model(name=name, version=version, type=type_, path=path, description=description)
     created = operations(ctx, NOUN).create_or_update(model)
     emit_record(model_view(created), output, title=f"model {created.name}:{created.version}")
 
 
 @app.command(
     "download",
+    short_help="Copy a model version's files to a folder.",
     help="Copy a model version's files to <download-path>/<name>/.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks model download --name credit_defaults_model --version 1\n"
     "  lakeworks model download -n credit_defaults_model -v 1 --download-path ./models",
 )

@@ -2,13 +2,14 @@
 
 Owns how results reach the terminal: one record as a key/value panel (``show``), many as a
 table (``list``), either as JSON or YAML for machines (dates in ISO 8601), error lines on
-stderr, and the spinner shown during long waits. It knows nothing of Lakeworks' entities: the
+stderr, the spinner shown during long waits, and the plain (fast) help of each noun. It knows nothing of Lakeworks' entities: the
 noun modules turn those into plain mappings first. Rich is imported inside the functions so
 that ``lakeworks --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -46,6 +47,12 @@ OutputOption = Annotated[
         case_sensitive=False,
     ),
 ]
+
+
+def command_group(help: str) -> typer.Typer:
+    """A noun's Typer app. Help is plain Click text: Rich help imports Markdown support,
+    which costs more than the rest of ``lakeworks --help`` together."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,7 @@ def human_duration(seconds: float | None) -> str:
         return ""
     if seconds < 60:
         return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -148,6 +155,7 @@ def emit_record(
     *,
     title: str,
     tables: Mapping[str, Sequence[Column]] | None = None,
+    hide: Sequence[str] = (),
 ) -> None:
     """Print one record: a key/value panel, or the whole record as JSON/YAML.
 
@@ -157,6 +165,7 @@ def emit_record(
         title: the panel's title.
         tables: fields holding lists of rows, shown as tables under the panel with these
             columns (in JSON/YAML they stay inside the record).
+        hide: fields left out of the panel (still in JSON/YAML).
     """
     if fmt is not OutputFormat.TABLE:
         _emit_machine(record, fmt)
@@ -169,7 +178,14 @@ def emit_record(
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for key, value in record.items():
-        if key in tables or value is None or value == {} or value == [] or value == "":
+        if (
+            key in tables
+            or key in hide
+            or value is None
+            or value == {}
+            or value == []
+            or value == ""
+        ):
             continue
         grid.add_row(key, cell(value))
     out = console()
@@ -198,7 +214,9 @@ def emit_rows(
     console().print(_table(rows, columns, title=title))
 
 
-def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, title: str | None) -> Any:
+def _table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, title: str | None
+) -> Any:
     from rich.table import Table  # imported here for startup time
 
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -238,3 +256,41 @@ def spinner(text: str) -> Iterator[None]:
         return
     with err.status(text):
         yield
+
+
+class _LinesAboveSpinner(io.TextIOBase):
+    """A text stream printing whole lines through a console whose spinner stays below them."""
+
+    def __init__(self, target: Console) -> None:
+        self._console = target
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        from rich.text import Text  # imported here for startup time
+
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            # soft_wrap: long lines (URLs) are not broken by inserted newlines.
+            self._console.print(Text.from_ansi(line), soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+@contextmanager
+def log_stream(text: str, *, to_stderr: bool = False) -> Iterator[TextIO]:
+    """A stream for logs that grow slowly, with a spinner below them on a terminal.
+
+    Elsewhere (pipes, files, tests) it is plain stdout (or stderr), without a spinner.
+    """
+    target = sys.stderr if to_stderr else sys.stdout
+    err = console(stderr=True)
+    if not (err.is_terminal and target.isatty()):
+        yield target
+        return
+    with err.status(text):
+        yield _LinesAboveSpinner(err)  # type: ignore[misc]

@@ -8,7 +8,7 @@ the command for startup time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -17,6 +17,7 @@ from lakeworks.cli.output import (
     Column,
     OutputFormat,
     OutputOption,
+    command_group,
     duration,
     emit_rows,
     human_duration,
@@ -25,10 +26,7 @@ from lakeworks.cli.output import (
 if TYPE_CHECKING:
     from lakeworks.core.jobs import JobRecord
 
-app = typer.Typer(
-    help="Runs: jobs and pipeline steps side by side with their metrics and params.",
-    no_args_is_help=True,
-)
+app = command_group("Runs side by side with their metrics and params.")
 
 _BASE_COLUMNS = (
     Column("job", "Job", no_wrap=True),
@@ -79,9 +77,10 @@ def _flatten(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Col
 
 @app.command(
     "list",
+    short_help="List runs with a column per metric and param.",
     help="List runs, newest job first, each followed by its steps, with a column per metric "
     "and param.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks run list\n"
     "  lakeworks run list --experiment e2e_registered_components --max-results 5\n"
     "  lakeworks run list -o json",
@@ -102,7 +101,9 @@ def list_(
     for job in service.list(experiment=experiment, limit=max_results):
         rows.append(run_row(job))
         if job.type == "pipeline":
-            rows.extend(run_row(step) for step in service.steps(job.name))
+            # cast: JobService.list shadows the builtin in its later annotations (reported).
+            steps = cast("list[JobRecord]", service.steps(job.name))
+            rows.extend(run_row(step) for step in steps)
     if output is not OutputFormat.TABLE:
         emit_rows(rows, (), output)
         return

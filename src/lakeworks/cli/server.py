@@ -13,19 +13,24 @@ from typing import Any
 import typer
 
 from lakeworks.cli.context import CliContext
-from lakeworks.cli.output import OutputFormat, OutputOption, emit_record, info, spinner
-
-app = typer.Typer(
-    help="The workspace's tracking server and MLflow web UI.",
-    no_args_is_help=True,
+from lakeworks.cli.output import (
+    OutputFormat,
+    OutputOption,
+    command_group,
+    emit_record,
+    info,
+    spinner,
 )
+
+app = command_group("The tracking server and MLflow web UI.")
 
 
 @app.command(
     "start",
+    short_help="Start the tracking server and print its URL.",
     help="Start the workspace's tracking server (if it is not running) and print the URL of "
     "its web UI.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks server start\n"
     "  lakeworks -w ./my-workspace server start",
 )
@@ -40,8 +45,9 @@ def start(ctx: typer.Context) -> None:
 
 @app.command(
     "stop",
+    short_help="Stop the tracking server.",
     help="Stop the workspace's tracking server; the next job starts it again.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks server stop",
 )
 def stop(ctx: typer.Context) -> None:
@@ -58,8 +64,9 @@ def stop(ctx: typer.Context) -> None:
 
 @app.command(
     "status",
+    short_help="Show whether the tracking server runs, and its URL.",
     help="Show whether the workspace's tracking server runs, and its URL, pid and port.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks server status\n"
     "  lakeworks server status -o json",
 )
@@ -72,7 +79,9 @@ def status(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> Non
     if found is not None:
         record.update({k: v for k, v in found.items() if k != "workspace"})
     if output is OutputFormat.TABLE and found is None:
-        info(f"No tracking server is running for workspace '{ws.name}' "
-             "(start one with `lakeworks server start`).")
+        info(
+            f"No tracking server is running for workspace '{ws.name}' "
+            "(start one with `lakeworks server start`)."
+        )
         return
     emit_record(record, output, title="tracking server")

@@ -14,12 +14,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lakeworks.cli.context import CliContext
-from lakeworks.cli.output import Column, OutputFormat, OutputOption, emit_record, emit_rows, info
+from lakeworks.cli.output import (
+    Column,
+    OutputFormat,
+    OutputOption,
+    command_group,
+    emit_record,
+    emit_rows,
+    info,
+)
 
 if TYPE_CHECKING:
     from lakeworks.services.workspace import Workspace
 
-app = typer.Typer(help="Workspaces: one folder holding assets, jobs and runs.", no_args_is_help=True)
+app = command_group("Workspaces: create, show and list workspace folders.")
 
 _COLUMNS = (
     Column("current", ""),
@@ -48,9 +56,10 @@ def workspace_view(ws: Workspace) -> dict[str, Any]:
 
 @app.command(
     "create",
+    short_help="Create a workspace folder.",
     help="Create a workspace in PATH (default: the current folder). Commands run in it or "
     "below it use it; elsewhere, pass --workspace PATH.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks workspace create ./credit-ws --name credit-ws\n"
     "  lakeworks workspace create . --database-url postgresql://me@localhost/lakeworks "
     "--artifact-url s3://bucket/lakeworks",
@@ -95,14 +104,16 @@ def create(
     finally:
         ws.close()
     if output is OutputFormat.TABLE:
-        info(f"Created workspace '{ws.name}'. Run commands inside {ws.path}, or pass "
-             f"--workspace {ws.path}.")
+        info(
+            f"Created workspace '{ws.name}'. Run commands inside {ws.path}, or pass "
+            f"--workspace {ws.path}."
+        )
 
 
 @app.command(
     "show",
     help="Show the selected workspace: name, folder, location and stores.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks workspace show\n"
     "  lakeworks -w ./credit-ws workspace show -o json",
 )
@@ -116,9 +127,10 @@ def show(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
 
 @app.command(
     "list",
+    short_help="List the workspaces under the workspace root.",
     help="List the workspaces under the workspace root (setting workspace_root, where "
     "MLClient(..., workspace_name=NAME) keeps them); * marks the selected one.\n\n"
-    "Examples:\n\n"
+    "Examples:\n\n\b\n"
     "  lakeworks workspace list\n"
     "  LAKEWORKS_WORKSPACE_ROOT=/data/workspaces lakeworks workspace list -o json",
 )
@@ -129,11 +141,18 @@ def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None
     root = load_settings().workspace_root.expanduser()
     current = CliContext.of(ctx).workspace_path_if_any()
     rows: list[dict[str, Any]] = []
-    folders = sorted(p for p in root.iterdir() if (p / WORKSPACE_FILE).is_file()) if root.is_dir() else []
+    folders = (
+        sorted(p for p in root.iterdir() if (p / WORKSPACE_FILE).is_file()) if root.is_dir() else []
+    )
     for folder in folders:
         ws = open_workspace(folder)
         row = workspace_view(ws)
         row["current"] = "*" if current is not None and ws.path == current.resolve() else ""
         rows.append(row)
-    emit_rows(rows, _COLUMNS, output, title=f"Workspaces under {root}",
-              empty=f"No workspaces under {root}.")
+    emit_rows(
+        rows,
+        _COLUMNS,
+        output,
+        title=f"Workspaces under {root}",
+        empty=f"No workspaces under {root}.",
+    )

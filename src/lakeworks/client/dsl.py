@@ -12,9 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-import sys
 from collections.abc import Callable
-from types import FrameType
 from typing import Any, TypeVar
 
 from lakeworks.client.entities.components import Command, NodeOutput
@@ -39,26 +37,6 @@ class _SubPipeline:
 
     def __init__(self, outputs: dict[str, NodeOutput]) -> None:
         self.outputs = type("Outputs", (), dict(outputs))()
-
-
-def _call_capturing_locals(
-    func: Callable[..., Any], kwargs: dict[str, Any]
-) -> tuple[Any, dict[str, Any]]:
-    captured: dict[str, Any] = {}
-    previous = sys.getprofile()
-
-    def profiler(frame: FrameType, event: str, arg: Any) -> None:
-        if event == "return" and frame.f_code is func.__code__:
-            captured.update(frame.f_locals)
-        if previous is not None:
-            previous(frame, event, arg)
-
-    sys.setprofile(profiler)
-    try:
-        result = func(**kwargs)
-    finally:
-        sys.setprofile(previous)
-    return result, captured
 
 
 def _step_names(nodes: list[Command], local_vars: dict[str, Any], prefix: str = "") -> list[str]:
@@ -121,14 +99,17 @@ def pipeline(
             if outer is not None:
                 # Inside another pipeline: inline this pipeline's steps there.
                 before = len(outer.nodes)
-                result, local_vars = _call_capturing_locals(f, dict(bound.arguments))
+                outer.watch(f.__code__)
+                result = f(**bound.arguments)
+                local_vars = outer.local_names(f.__code__)
                 inner = outer.nodes[before:]
                 for node, step in zip(inner, _step_names(inner, local_vars), strict=True):
                     node.name = node.name or f"{f.__name__}_{step}"
                 return _SubPipeline(dict(result or {}))
             params = {k: PipelineInput(k, v) for k, v in bound.arguments.items()}
-            with PipelineBuilder() as builder:
-                result, local_vars = _call_capturing_locals(f, params)
+            with PipelineBuilder(f.__code__) as builder:
+                result = f(**params)
+            local_vars = builder.local_names(f.__code__)
             if result is not None and not isinstance(result, dict):
                 raise InvalidInputError(
                     f"pipeline function '{f.__name__}' must return a dict of outputs or None"

@@ -7,7 +7,9 @@ inside the function and turns into ``${{parent.inputs.<name>}}``.
 
 from __future__ import annotations
 
+import sys
 from contextvars import ContextVar
+from types import CodeType, FrameType
 from typing import Any
 
 from lakeworks.client.entities.io import Input, infer_literal_spec, input_from_spec
@@ -44,14 +46,36 @@ class PipelineInput:
 
 
 class PipelineBuilder:
-    """Collects the nodes created while a pipeline function runs, in creation order."""
+    """Collects the nodes created while a pipeline function runs, in creation order.
 
-    def __init__(self) -> None:
+    It also keeps the pipeline function's frame (found on the stack when a node is added), so
+    that after the function returns its local variable names can name the steps.
+    """
+
+    def __init__(self, code: CodeType | None = None) -> None:
         self.nodes: list[Any] = []
+        self.code = code
+        self.frames: dict[CodeType, FrameType] = {}
         self._token: Any = None
+
+    def watch(self, code: CodeType) -> None:
+        """Also remember the frame of ``code`` (a pipeline called inside this one)."""
+        self.frames.pop(code, None)
+        self._watched = (*getattr(self, "_watched", ()), code)
 
     def add(self, node: Any) -> None:
         self.nodes.append(node)
+        wanted = {c for c in (self.code, *getattr(self, "_watched", ())) if c is not None}
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None and wanted:
+            if frame.f_code in wanted and frame.f_code not in self.frames:
+                self.frames[frame.f_code] = frame
+            frame = frame.f_back
+
+    def local_names(self, code: CodeType) -> dict[str, Any]:
+        """The final local variables of the pipeline function ``code`` (empty if unknown)."""
+        frame = self.frames.get(code)
+        return dict(frame.f_locals) if frame is not None else {}
 
     def __enter__(self) -> PipelineBuilder:
         self._token = _ACTIVE.set(self)

@@ -99,9 +99,11 @@ class JobRunner:
         plan = self.plans.get(step_name)
         if plan is None:
             plan = self.plans[step_name] = environment_plan(step.component, self.assets)
-        if not step.component.is_deterministic or self.spec.settings.force_rerun:
+        if not step.component.is_deterministic:
             return None, None
         key = reuse_key(step, inputs, plan)
+        if self.spec.settings.force_rerun:
+            return key, None  # run it, and index its outputs for later reuse
         entry = self.ws.metadata.cache.get(key)
         if entry is None:
             return key, None

@@ -243,6 +243,9 @@ class VenvEnvironmentBuilder:
         self.cache_dir = Path(cache_dir)
         self.base_python = base_python
         self.pip_args = tuple(pip_args)
+        # Environments found or built by this builder, by requirements: a runner asks for the
+        # same environment for many steps, and the base does not change while it runs.
+        self._memo: dict[tuple[str, ...], BuiltEnvironment] = {}
 
     def locate(self, plan: EnvironmentPlan) -> Path:
         """Where the environment for ``plan`` lives (or will), without building it."""
@@ -260,6 +263,10 @@ class VenvEnvironmentBuilder:
             BackendError: the venv could not be created or pip failed; the message has the
                 tail of pip's output.
         """
+        known = self._memo.get(plan.requirements)
+        if known is not None and (known.root / READY_MARKER).is_file():
+            log(f"{known.key[:16]}: reused {known.root}")
+            return known
         base = probe_base(self.base_python, requirement_names(plan.requirements))
         key = cache_key(plan, base, self.pip_args)
         short = key[:16]
@@ -272,6 +279,7 @@ class VenvEnvironmentBuilder:
             built = self._finished(key, root)
             if built is not None:
                 log(f"{short}: reused {root}")
+                self._memo[plan.requirements] = built
                 return built
             if root.exists():
                 log(f"{short}: {root} is an unfinished build (no {READY_MARKER}); rebuilding")
@@ -284,6 +292,7 @@ class VenvEnvironmentBuilder:
                 shutil.rmtree(root, ignore_errors=True)
                 raise
             log(f"{short}: created in {time.monotonic() - started:.1f}s")
+            self._memo[plan.requirements] = _built(key, root, reused=True)
             return _built(key, root, reused=False)
 
     def scratch(self, env: BuiltEnvironment, dest: Path) -> BuiltEnvironment:

@@ -1,26 +1,21 @@
 """Bringing a metadata database's Lakeworks schema to the newest Alembic revision.
 
-Owns running ``upgrade head`` with the scripts in ``migrations/`` (configured in code, no
-``alembic.ini``), the version table ``lw_alembic_version`` (MLflow keeps its own
-``alembic_version`` in the same database), and making that safe when several processes open a
-fresh database at once: the upgrade runs in one transaction that holds a database-wide lock
-(``pg_advisory_xact_lock`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite). It must not define
-tables; the revisions do.
+Owns the check done at every open (one SQL query; Alembic, which costs ~0.4 s to import, is
+loaded only when the schema is behind), running ``upgrade head`` with the scripts in
+``migrations/`` (configured in code, no ``alembic.ini``), the version table
+``lw_alembic_version`` (MLflow keeps its own ``alembic_version`` in the same database), and
+making that safe when several processes open a fresh database at once: the upgrade runs in one
+transaction that holds a database-wide lock (``pg_advisory_xact_lock`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite). It must not define tables; the revisions do.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
@@ -34,46 +29,17 @@ VERSION_TABLE = "lw_alembic_version"
 #: Key of the PostgreSQL advisory lock held while migrating ("LWMIGRAT" in ASCII).
 ADVISORY_LOCK_KEY = 0x4C574D4947524154
 _ATTEMPTS = 3
+#: The newest revision in migrations/versions; a test checks it equals Alembic's head.
+HEAD_REVISION = "0001"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic configuration for the Lakeworks scripts, bound to ``connection`` if given."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-    config.attributes["connection"] = connection
-    return config
-
-
-@cache
-def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
-
-
-def head_revision() -> str:
-    """The newest revision this version of Lakeworks knows."""
-    head = _scripts().get_current_head()
-    assert head is not None, f"no Alembic revisions in {MIGRATIONS_DIR}"
-    return head
-
-
-def current_revision(conn: Connection) -> str | None:
-    """The revision the database is at, or None for a database without Lakeworks tables."""
-    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision()
-
-
-def _check_known(db: Database, revision: str | None) -> None:
-    if revision is None:
-        return
-    try:
-        _scripts().get_revision(revision)
-    except (RevisionError, CommandError) as exc:
-        raise BackendError(
-            f"the metadata database {db.masked_url} is at schema revision '{revision}', which "
-            f"this Lakeworks does not know (newest known: '{head_revision()}'); a newer "
-            "Lakeworks upgraded it: upgrade Lakeworks, or point LAKEWORKS_DATABASE_URL at "
-            "another database"
-        ) from exc
+def _stored_revision(db: Database) -> str | None:
+    """The schema revision recorded in the database, read with one plain query."""
+    with db.read("read the schema revision") as conn:
+        if not sa.inspect(conn).has_table(VERSION_TABLE):
+            return None
+        row = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
+    return str(row[0]) if row else None
 
 
 def upgrade_to_head(db: Database) -> None:
@@ -86,16 +52,21 @@ def upgrade_to_head(db: Database) -> None:
         BackendError: the database is unreachable, newer than this Lakeworks, or the upgrade
             failed.
     """
-    head = head_revision()
+    if _stored_revision(db) == HEAD_REVISION:
+        return
+    # Alembic is imported only now: at head (every open but the first) it is not needed.
+    from lakeworks.adapters.metadata import alembic_scripts
+
+    head = alembic_scripts.head_revision()
     with db.read("read the schema revision") as conn:
-        current = current_revision(conn)
+        current = alembic_scripts.current_revision(conn)
     if current == head:
         return
-    _check_known(db, current)
+    alembic_scripts.check_known(db, current)
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             with db.errors("upgrade the schema"), db.transaction(write=True) as conn:
-                _migrate_locked(db, conn, head)
+                _migrate_locked(db, conn, head, alembic_scripts)
             return
         except BackendError as exc:
             cause = exc.__cause__
@@ -105,22 +76,15 @@ def upgrade_to_head(db: Database) -> None:
             log.debug("schema upgrade raced another process (attempt %d); retrying", attempt)
 
 
-def _migrate_locked(db: Database, conn: Connection, head: str) -> None:
+def _migrate_locked(db: Database, conn: Connection, head: str, scripts: ModuleType) -> None:
     if not db.is_sqlite:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    current = current_revision(conn)
+    current = scripts.current_revision(conn)
     if current == head:
         return
-    _check_known(db, current)
+    scripts.check_known(db, current)
     log.info("upgrading metadata schema of %s from %s to %s", db.masked_url, current, head)
-    command.upgrade(alembic_config(conn), "head")
+    scripts.upgrade(conn)
 
 
-__all__ = [
-    "MIGRATIONS_DIR",
-    "VERSION_TABLE",
-    "alembic_config",
-    "current_revision",
-    "head_revision",
-    "upgrade_to_head",
-]
+__all__ = ["HEAD_REVISION", "MIGRATIONS_DIR", "VERSION_TABLE", "upgrade_to_head"]

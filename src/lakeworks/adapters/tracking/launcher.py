@@ -80,6 +80,8 @@ def _is_tracking_server(pid: int) -> bool:
 
 def _running(pid: int) -> bool:
     """Alive and a tracking server (a zombie or a reused pid is not)."""
+    if pid in _children:  # our own child: poll() is authoritative and reaps it
+        return _process_alive(pid)
     return _process_alive(pid) and _is_tracking_server(pid)
 
 

@@ -1,0 +1,7 @@
+"""``python -m lakeworks`` runs the CLI."""
+
+from __future__ import annotations
+
+from lakeworks.cli.app import main
+
+main()
