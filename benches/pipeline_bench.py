@@ -165,7 +165,7 @@ def main() -> None:
                 from lakeworks.services.workspace import open_workspace
 
                 stop_server(open_workspace(folder))
-            except Exception as exc:  # noqa: BLE001 - cleanup must go on
+            except Exception as exc:
                 print(f"cleanup of {folder}: {exc}", file=sys.stderr)
         shutil.rmtree(root, ignore_errors=True)
 

@@ -522,4 +522,4 @@ def test_unsupported_urls_are_invalid_input(url: str) -> None:
 def test_head_revision_constant_matches_the_migration_scripts() -> None:
     # The open-time check compares against HEAD_REVISION without importing Alembic; a new
     # revision must update it.
-    assert HEAD_REVISION == head_revision()
+    assert head_revision() == HEAD_REVISION

@@ -69,7 +69,7 @@ def test_tutorial_runs_as_written_then_reuses_then_runs_from_yaml(
 
     ml = MLClient(workspace=tmp_path / "root" / "tutorial")
     job = ml.jobs.get(job_name)
-    steps = {s.display_name: s for s in job.steps}
+    steps = {s.step: s for s in job.steps}
     train = steps["train_job"]
     model = ml.models.get("credit_defaults_model", version="1")
     assert model.type == "mlflow_model"
@@ -94,7 +94,7 @@ def test_tutorial_runs_as_written_then_reuses_then_runs_from_yaml(
 
     again = run_tutorial(folder, env)
     again_name = re.search(r"^RunId: (\S+)", again, re.M).group(1)  # type: ignore[union-attr]
-    reused = {s.display_name: s.reused_from for s in ml.jobs.get(again_name).steps}
+    reused = {s.step: s.reused_from for s in ml.jobs.get(again_name).steps}
     assert reused == {"data_prep_job": steps["data_prep_job"].name, "train_job": train.name}
     assert [m.version for m in ml.models.list("credit_defaults_model")] == ["1"]
 

@@ -102,7 +102,7 @@ def two_step_pipeline(code_dir: Path):  # type: ignore[no-untyped-def]
 
 def steps_of(ml: MLClient, name: str) -> dict[str, object]:
     job = ml.jobs.get(name)
-    return {s.display_name: s for s in job.steps}
+    return {s.step: s for s in job.steps}
 
 
 def test_rerun_reuses_unchanged_steps(ml_client: MLClient, code_dir: Path, tmp_path: Path) -> None:
@@ -294,7 +294,7 @@ def test_invalid_jobs_are_rejected_before_anything_runs(ml_client: MLClient, cod
         ml_client.jobs.create_or_update(needs)
     missing = command(command="cat ${{inputs.f}}",
                       inputs={"f": Input(type="uri_file", path=str(tmp_path / "nope.csv"))})
-    with pytest.raises(NotFoundError, match="nope.csv"):
+    with pytest.raises(NotFoundError, match=r"nope\.csv"):
         ml_client.jobs.create_or_update(missing)
     no_code = command(command="python x.py", code=tmp_path / "no-such-folder")
     with pytest.raises(NotFoundError, match="no-such-folder"):

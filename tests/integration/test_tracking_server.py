@@ -424,7 +424,7 @@ def test_mlflow2_client_registers_workspace_model(
         "import sys, mlflow, numpy as np\n"
         "client = mlflow.MlflowClient()\n"
         "print('VERSIONS', sorted(v.version for v in client.search_model_versions(\"name='m2'\")))\n"
-        "print('PREDICT', list(mlflow.pyfunc.load_model(sys.argv[1]).predict(np.array([[5.0]]))))\n"
+        "print('PREDICT', mlflow.pyfunc.load_model(sys.argv[1]).predict(np.array([[5.0]])).tolist())\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in _MLFLOW_VARS}
     env["MLFLOW_TRACKING_URI"] = url

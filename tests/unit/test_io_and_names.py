@@ -28,7 +28,7 @@ def test_coercion(t: IOType, given: object, want: object) -> None:
      (InputSpec(type=IOType.STRING, enum=("a", "b")), "c")],
 )
 def test_coercion_errors_name_the_field(spec: InputSpec, given: object) -> None:
-    with pytest.raises(InvalidInputError, match="inputs.x"):
+    with pytest.raises(InvalidInputError, match=r"inputs\.x"):
         coerce_literal(spec, given, where="inputs.x")
 
 

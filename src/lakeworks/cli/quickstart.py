@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 app = typer.Typer(
     help="Run the end-to-end demo on shipped data in a workspace folder (offline).",
@@ -25,7 +23,9 @@ def _duration(job: Any) -> str:
     return "-"
 
 
-def _steps_table(job: Any) -> Table:
+def _steps_table(job: Any) -> Any:
+    from rich.table import Table  # lazy, as every heavy import here: keeps --help fast
+
     table = Table(title=f"Pipeline job {job.name}: {job.status}", title_justify="left")
     for col in ("step", "job", "status", "duration", "reused from"):
         table.add_column(col)
@@ -37,7 +37,7 @@ def _steps_table(job: Any) -> Table:
     return table
 
 
-def _metrics_table(job: Any) -> Table | None:
+def _metrics_table(job: Any) -> Any:
     rows = [
         (step.display_name, key, value)
         for step in getattr(job, "steps", [])
@@ -45,6 +45,8 @@ def _metrics_table(job: Any) -> Table | None:
     ]
     if not rows:
         return None
+    from rich.table import Table
+
     table = Table(title="Metrics (MLflow, in the workspace)", title_justify="left")
     table.add_column("step")
     table.add_column("metric")
@@ -70,6 +72,8 @@ def quickstart(
         lakeworks quickstart
         lakeworks quickstart ./demo && cd demo && lakeworks job list
     """
+    from rich.console import Console
+
     from lakeworks.tutorials.quickstart import run_quickstart  # lazy: keeps --help fast
 
     console = Console()

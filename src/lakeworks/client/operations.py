@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from lakeworks.client.entities.assets import Data, Environment, Model, Workspace
 from lakeworks.client.entities.components import Command, CommandComponent
 from lakeworks.client.entities.jobs import CommandJob, Job, PipelineJob, command_job_spec
-from lakeworks.core.jobs import JobRecord, JobSpec
+from lakeworks.core.jobs import JobRecord, JobSpec, JobStatus
 from lakeworks.core.refs import AssetKind
 from lakeworks.errors import InvalidInputError, NotFoundError
 from lakeworks.services.assets import AssetService
@@ -27,6 +27,10 @@ from lakeworks.services.web import job_url
 from lakeworks.services.workspace import Workspace as WorkspaceHandle
 
 T = TypeVar("T")
+
+_STOPPED = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.NOT_RESPONDING}
+)
 
 
 class ListViewType(StrEnum):
@@ -96,8 +100,16 @@ class _AssetOperations:
         **_: Any,
     ) -> list[Any]:
         """Versions of ``name`` (newest first), or the latest version of every asset."""
-        versions = self._service.list(self.kind, name, include_archived=True)
-        return [self.entity._from_stored(v) for v in _filter(versions, list_view_type)]
+        versions = _filter(
+            self._ws().metadata.assets.list_versions(self.kind, name, include_archived=True),
+            list_view_type,
+        )
+        if name is None:  # the newest version of each asset, among those in view
+            newest: dict[str, Any] = {}
+            for v in versions:
+                newest.setdefault(v.name, v)
+            versions = list(newest.values())
+        return [self.entity._from_stored(v) for v in versions]
 
     def archive(self, name: str, version: str | None = None, label: str | None = None) -> None:
         """Hide a version (or the whole asset) from lists and ``latest``; nothing is deleted."""
@@ -279,7 +291,7 @@ class JobOperations:
             update["compute"] = compute
         if update:
             spec = spec.model_copy(update=update)
-        name = getattr(job, "name", None) if isinstance(job, Command) else None
+        name = getattr(job, "name", None) if isinstance(job, Command | PipelineJob) else None
         record = self._service.submit(spec, name=name)
         return self._entity(record)
 
@@ -330,7 +342,8 @@ class JobOperations:
         service = self._service
         service.cancel(name)
         return LROPoller(
-            lambda: self.get(name), lambda: service.get(name).status.is_terminal
+            lambda: self.get(name),
+            lambda: service.get(name).status in _STOPPED,
         )
 
     def resume(self, name: str) -> Job:

@@ -139,7 +139,7 @@ def _python_matches(pin: str, host: tuple[int, int, int]) -> bool:
     text = pin.lstrip("=<>~! ")
     parts = [int(p) for p in re.findall(r"\d+", text)[:2]]
     if pin.startswith((">", "<", "!")):
-        return False if pin.startswith("<") else True
+        return not pin.startswith("<")
     return parts[: len(parts)] == list(host[: len(parts)])
 
 

@@ -92,7 +92,7 @@ def load_document(
         InvalidInputError: not valid YAML (with the line), not a mapping, duplicate keys, or a
             malformed override.
     """
-    path = Path(source).expanduser()
+    path = Path(source).expanduser().resolve()
     if not path.is_file():
         raise NotFoundError(f"YAML file '{path}' does not exist")
     text = path.read_text()

@@ -160,23 +160,6 @@ class JobService:
                 record = updated or self.repo.get(name)
         return record
 
-    def list(
-        self,
-        *,
-        parent: str | None = None,
-        experiment: str | None = None,
-        include_archived: bool = False,
-        limit: int | None = None,
-    ) -> list[JobRecord]:
-        """Jobs newest first: top-level jobs, or the steps of ``parent``."""
-        return self.repo.list(
-            parent=parent,
-            experiment=experiment,
-            top_level_only=parent is None,
-            include_archived=include_archived,
-            limit=limit,
-        )
-
     def steps(self, name: str) -> list[JobRecord]:
         """The step jobs of a pipeline, in the pipeline's order."""
         record = self.repo.get(name)
@@ -200,14 +183,22 @@ class JobService:
         ):
             self._cancel_records(name)
             return self.repo.get(name)
-        self.repo.update(
+        # A runner that has not started yet finds CancelRequested and stops at once; one
+        # that has (its signal handler is installed by then) is sent SIGTERM.
+        queued = self.repo.update(
             name,
             {"status": JobStatus.CANCEL_REQUESTED},
-            expect_status=frozenset(_RUNNING | {JobStatus.QUEUED}),
+            expect_status=frozenset({JobStatus.QUEUED}),
         )
-        if record.runner_pid is not None:
+        if queued is not None:
+            return queued
+        self.repo.update(
+            name, {"status": JobStatus.CANCEL_REQUESTED}, expect_status=_RUNNING
+        )
+        current = self.repo.get(name)
+        if current.runner_pid is not None and not current.status.is_terminal:
             try:
-                os.kill(record.runner_pid, signal.SIGTERM)
+                os.kill(current.runner_pid, signal.SIGTERM)
             except ProcessLookupError:
                 self._cancel_records(name)
         return self.repo.get(name)
@@ -366,3 +357,20 @@ class JobService:
                     written.append(prefix)
         return written
 
+    # Last in the class: a method named ``list`` would shadow the builtin in later annotations.
+    def list(
+        self,
+        *,
+        parent: str | None = None,
+        experiment: str | None = None,
+        include_archived: bool = False,
+        limit: int | None = None,
+    ) -> list[JobRecord]:
+        """Jobs newest first: top-level jobs, or the steps of ``parent``."""
+        return self.repo.list(
+            parent=parent,
+            experiment=experiment,
+            top_level_only=parent is None,
+            include_archived=include_archived,
+            limit=limit,
+        )

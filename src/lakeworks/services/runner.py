@@ -196,6 +196,11 @@ class JobRunner:
         if moved is None:
             current = self.repo.get(self.job.name)
             if current.status is JobStatus.CANCEL_REQUESTED:
+                for record in self.records.values():
+                    if not record.status.is_terminal and record.name != self.job.name:
+                        self.repo.update(
+                            record.name, {"status": JobStatus.CANCELED, "ended_at": _now()}
+                        )
                 self._finish(JobStatus.CANCELED, None)
             return self.repo.get(self.job.name)
         for step_name, record in self.records.items():
@@ -405,9 +410,12 @@ class JobRunner:
                     continue
                 for out_name, value in step.outputs.items():
                     binding = parse_binding(value) if isinstance(value, str) else None
-                    if binding is not None and binding.kind is BindingKind.PARENT_OUTPUT:
-                        if out_name in done.uris:
-                            outputs[binding.name] = done.uris[out_name]
-                            hashes[binding.name] = done.hashes.get(out_name, "")
+                    if (
+                        binding is not None
+                        and binding.kind is BindingKind.PARENT_OUTPUT
+                        and out_name in done.uris
+                    ):
+                        outputs[binding.name] = done.uris[out_name]
+                        hashes[binding.name] = done.hashes.get(out_name, "")
             changes.update(outputs=outputs, output_hashes=hashes)
         self.repo.update(self.job.name, changes)

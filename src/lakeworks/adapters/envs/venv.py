@@ -34,9 +34,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from lakeworks.adapters.envs.scratch import scratch_layer
 from lakeworks.core.environments import POLICY_VERSION, EnvironmentPlan
 from lakeworks.errors import BackendError, InvalidInputError
-from lakeworks.adapters.envs.scratch import scratch_layer
 from lakeworks.ports.environments import BuiltEnvironment
 
 log = logging.getLogger(__name__)

@@ -9,15 +9,15 @@ The server itself lives in ``lakeworks.api.tracking_server``.
 from __future__ import annotations
 
 from lakeworks.adapters.tracking.launcher import (
+    WorkspaceDirs,
     ensure_tracking_server,
     stop_tracking_server,
     tracking_server_status,
 )
 from lakeworks.adapters.tracking.rest import MlflowRestTracking
-from lakeworks.services.workspace import Workspace
 
 
-def connect_tracking(workspace: Workspace) -> MlflowRestTracking:
+def connect_tracking(workspace: WorkspaceDirs) -> MlflowRestTracking:
     """A client of the workspace's tracking server, starting the server if needed.
 
     The client restarts the server (once per call) if it went away meanwhile, e.g. after its

@@ -17,15 +17,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lakeworks.errors import BackendError
-from lakeworks.services.workspace import Workspace
 
 SERVER_MODULE = "lakeworks.api.tracking_server"
 INFO_FILE = "tracking.json"  # written by lakeworks.api.tracking_server
@@ -40,7 +38,21 @@ _SCRUBBED_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID",
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def _read_info(workspace: Workspace) -> dict[str, Any] | None:
+class WorkspaceDirs(Protocol):
+    """What the launcher needs of a workspace (``services.workspace.Workspace`` fits)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def state_dir(self) -> Path: ...
+
+
+# the server is on 127.0.0.1: never go through a proxy from the environment
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _read_info(workspace: WorkspaceDirs) -> dict[str, Any] | None:
     try:
         info: dict[str, Any] = json.loads((workspace.state_dir / INFO_FILE).read_text())
     except FileNotFoundError:
@@ -62,6 +74,12 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _reap() -> None:
+    """Collect the exit status of servers this process started that have exited since."""
+    for pid in list(_children):
+        _process_alive(pid)
 
 
 def _is_tracking_server(pid: int) -> bool:
@@ -87,20 +105,21 @@ def _running(pid: int) -> bool:
 
 def _healthy(url: str, timeout: float = 5.0) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
+        with _DIRECT.open(f"{url}/health", timeout=timeout) as response:
             return bool(response.status == 200)
     except (OSError, ValueError):
         return False
 
 
-def _remove_info_if(workspace: Workspace, pid: object) -> None:
+def _remove_info_if(workspace: WorkspaceDirs, pid: object) -> None:
     info = _read_info(workspace)
     if info is not None and info.get("pid") == pid:
         (workspace.state_dir / INFO_FILE).unlink(missing_ok=True)
 
 
-def _live_server(workspace: Workspace) -> dict[str, Any] | None:
+def _live_server(workspace: WorkspaceDirs) -> dict[str, Any] | None:
     """The info of a running, answering server; stale or dead leftovers are cleaned up."""
+    _reap()
     info = _read_info(workspace)
     if info is None:
         return None
@@ -114,7 +133,7 @@ def _live_server(workspace: Workspace) -> dict[str, Any] | None:
 
 
 @contextmanager
-def _exclusive(workspace: Workspace) -> Iterator[None]:
+def _exclusive(workspace: WorkspaceDirs) -> Iterator[None]:
     workspace.state_dir.mkdir(parents=True, exist_ok=True)
     with open(workspace.state_dir / LOCK_FILE, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -146,7 +165,7 @@ def _terminate(pid: int, timeout: float) -> None:
             time.sleep(0.05)
 
 
-def _spawn(workspace: Workspace) -> subprocess.Popen[bytes]:
+def _spawn(workspace: WorkspaceDirs) -> subprocess.Popen[bytes]:
     log_path = workspace.state_dir / LOG_FILE
     log_path.parent.mkdir(parents=True, exist_ok=True)
     if log_path.exists() and log_path.stat().st_size > _LOG_ROTATE_BYTES:
@@ -166,7 +185,7 @@ def _spawn(workspace: Workspace) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _wait_ready(workspace: Workspace, proc: subprocess.Popen[bytes], timeout: float) -> str:
+def _wait_ready(workspace: WorkspaceDirs, proc: subprocess.Popen[bytes], timeout: float) -> str:
     log_path = workspace.state_dir / LOG_FILE
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -188,7 +207,7 @@ def _wait_ready(workspace: Workspace, proc: subprocess.Popen[bytes], timeout: fl
     )
 
 
-def ensure_tracking_server(workspace: Workspace, *, timeout: float = START_TIMEOUT_S) -> str:
+def ensure_tracking_server(workspace: WorkspaceDirs, *, timeout: float = START_TIMEOUT_S) -> str:
     """Return the URL of the workspace's tracking server, starting it if none answers.
 
     Concurrent callers (threads or processes) share one server: starting happens under an
@@ -223,12 +242,13 @@ def ensure_tracking_server(workspace: Workspace, *, timeout: float = START_TIMEO
         return _wait_ready(workspace, _spawn(workspace), timeout)
 
 
-def stop_tracking_server(workspace: Workspace, *, timeout: float = STOP_TIMEOUT_S) -> bool:
+def stop_tracking_server(workspace: WorkspaceDirs, *, timeout: float = STOP_TIMEOUT_S) -> bool:
     """Stop the workspace's tracking server; return whether one was running.
 
     Sends SIGTERM, waits up to ``timeout`` seconds (then SIGKILL), and removes a leftover
     ``tracking.json``.
     """
+    _reap()
     with _exclusive(workspace):
         info = _read_info(workspace)
         if info is None:
@@ -242,7 +262,7 @@ def stop_tracking_server(workspace: Workspace, *, timeout: float = STOP_TIMEOUT_
         return running
 
 
-def tracking_server_status(workspace: Workspace) -> dict[str, Any] | None:
+def tracking_server_status(workspace: WorkspaceDirs) -> dict[str, Any] | None:
     """The running server's ``tracking.json`` (pid, port, url, started_at, workspace), or None.
 
     A stale ``tracking.json`` is removed.

@@ -23,6 +23,8 @@ from lakeworks.ports.tracking import RunStatus
 API = "/api/2.0/mlflow"
 PARENT_RUN_TAG = "mlflow.parentRunId"
 _TERMINAL: frozenset[str] = frozenset({"FINISHED", "FAILED", "KILLED"})
+# the server is on 127.0.0.1: never go through a proxy from the environment
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class MlflowRestTracking:
@@ -73,7 +75,7 @@ class MlflowRestTracking:
             url, data=data, method=method, headers={"Content-Type": "application/json"}
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _DIRECT.open(request, timeout=self.timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")

@@ -64,6 +64,7 @@ class Job:
         self.status: str | None = None
         self.studio_url: str | None = None
         self.parent_job_name: str | None = None
+        self.step: str | None = None
         self.creation_context: dict[str, Any] | None = None
         self.start_time: datetime | None = None
         self.end_time: datetime | None = None
@@ -84,6 +85,7 @@ class Job:
         self.status = record.status.value
         self.studio_url = studio_url
         self.parent_job_name = record.parent
+        self.step = record.step
         self.creation_context = {"created_at": record.created_at}
         self.start_time = record.started_at
         self.end_time = record.ended_at
