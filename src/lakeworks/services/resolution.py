@@ -13,11 +13,17 @@ from pathlib import Path
 
 from lakeworks.core.assets import ComponentSpec, DataSpec, EnvironmentSpec
 from lakeworks.core.environments import curated_plan
-from lakeworks.core.expressions import BindingKind, parse_binding
+from lakeworks.core.expressions import BindingKind, parse_binding, render_output_path
 from lakeworks.core.graph import build_graph
-from lakeworks.core.io import DataInput, InputSpec, IOType, Literal_, coerce_literal
+from lakeworks.core.io import DataInput, InputSpec, IOType, Literal_, OutputSpec, coerce_literal
 from lakeworks.core.jobs import JobSpec, StepSpec
-from lakeworks.core.refs import AssetKind, is_asset_ref, parse_datastore_uri, parse_job_output_uri
+from lakeworks.core.refs import (
+    DEFAULT_DATASTORE,
+    AssetKind,
+    is_asset_ref,
+    parse_datastore_uri,
+    parse_job_output_uri,
+)
 from lakeworks.errors import InvalidInputError, NotFoundError
 from lakeworks.ports.metadata import JobRepo
 from lakeworks.services.assets import AssetService, is_uri
@@ -65,6 +71,16 @@ class JobResolver:
                 inputs[input_name] = value
             else:
                 inputs[input_name] = self._value(value, declared, where=where)
+        for out_name, out in step.outputs.items():
+            if isinstance(out, OutputSpec) and out.path:
+                where = f"jobs.{name}.outputs.{out_name}.path"
+                sample = render_output_path(
+                    out.path, name="job", output_name=out_name, datastore=DEFAULT_DATASTORE
+                )
+                try:
+                    self.assets.key_of(sample)
+                except (InvalidInputError, NotFoundError) as exc:
+                    raise InvalidInputError(f"{where}: {exc}") from None
         return step.model_copy(update={"component": comp, "inputs": inputs})
 
     def resolve_component(self, comp: ComponentSpec, *, where: str) -> ComponentSpec:

@@ -83,6 +83,7 @@ class JobRunner:
         self.bound: dict[str, dict[str, StepValue]] = {}
         self.plans: dict[str, EnvironmentPlan] = {}
         self.job_log = LogWriter(log_path(ws, job_name))
+        self._stopped = threading.Event()
 
     def _step_records(self) -> dict[str, JobRecord]:
         if not self.is_pipeline:
@@ -234,7 +235,14 @@ class JobRunner:
             {"status": JobStatus.RUNNING},
             expect_status=frozenset({JobStatus.PREPARING}),
         )
-        failed = self._schedule(ctx)
+        keepalive = threading.Thread(
+            target=self._keep_tracking_alive, name="tracking-keepalive", daemon=True
+        )
+        keepalive.start()
+        try:
+            failed = self._schedule(ctx)
+        finally:
+            self._stopped.set()
         if parent_run is not None:
             tracking.end_run(
                 parent_run,
@@ -247,6 +255,20 @@ class JobRunner:
         else:
             self._finish(JobStatus.COMPLETED, None)
         return self.repo.get(self.job.name)
+
+    def _keep_tracking_alive(self) -> None:
+        """Keep the tracking server up while steps run (it exits after an idle timeout).
+
+        Step scripts may stay silent longer than the timeout and then call MLflow; every
+        request, a health check included, counts as activity, and a server that went away
+        is started again.
+        """
+        period = max(1.0, min(60.0, self.ws.settings.tracking_idle_timeout / 4))
+        while not self._stopped.wait(period):
+            try:
+                self.ws.tracking()
+            except LakeworksError as exc:
+                log.warning("tracking server keep-alive failed: %s", exc)
 
     def _schedule(self, ctx: StepContext) -> str | None:
         """Run steps as they become ready; return the first failure's message, if any.

@@ -24,10 +24,15 @@ import yaml
 
 from lakeworks.core.assets import ComponentSpec, EnvironmentSpec
 from lakeworks.core.environments import EnvironmentPlan, curated_plan, plan_environment
-from lakeworks.core.expressions import BindingKind, parse_binding, render_command
+from lakeworks.core.expressions import (
+    BindingKind,
+    parse_binding,
+    render_command,
+    render_output_path,
+)
 from lakeworks.core.io import DATA_TYPES, DataInput, Literal_, OutputSpec, coerce_literal
 from lakeworks.core.jobs import JobSpec, StepSpec
-from lakeworks.core.refs import datastore_uri
+from lakeworks.core.refs import DEFAULT_DATASTORE, datastore_uri
 from lakeworks.ports.compute import StepExecutor, StepResult
 from lakeworks.ports.environments import EnvironmentBuilder
 from lakeworks.ports.tracking import Tracking
@@ -325,6 +330,9 @@ def _environment(
         "PATH": f"{bin_dir}{os.pathsep}{base.get('PATH', '')}",
         "VIRTUAL_ENV": str(env_root),
         "PYTHONUNBUFFERED": "1",
+        # MLflow clients honour proxy settings; the tracking server is on loopback.
+        "NO_PROXY": _no_proxy(base.get("NO_PROXY") or base.get("no_proxy")),
+        "no_proxy": _no_proxy(base.get("NO_PROXY") or base.get("no_proxy")),
         "MLFLOW_TRACKING_URI": ctx.tracking.uri,
         "MLFLOW_RUN_ID": run_id,
         "MLFLOW_EXPERIMENT_ID": ctx.experiment_id,
@@ -354,7 +362,11 @@ def _commit_outputs(
         key = f"azureml/{job_name}/{name}"
         override = step.outputs.get(name)
         if isinstance(override, OutputSpec) and override.path:
-            key = ctx.assets.key_of(override.path)
+            key = ctx.assets.key_of(
+                render_output_path(
+                    override.path, name=job_name, output_name=name, datastore=DEFAULT_DATASTORE
+                )
+            )
             if store.exists(key):
                 store.delete(key)
         store.commit_dir(path, key)
@@ -369,3 +381,11 @@ def _keep_run_files(ctx: StepContext, job_name: str, wd: Path) -> None:
         folder = wd / sub
         if folder.is_dir() and any(folder.iterdir()):
             ctx.ws.artifacts.put_dir(folder, f"azureml/{job_name}/artifacts/{sub}")
+
+
+def _no_proxy(current: str | None) -> str:
+    hosts = [h for h in (current or "").split(",") if h]
+    for host in ("127.0.0.1", "localhost"):
+        if host not in hosts:
+            hosts.append(host)
+    return ",".join(hosts)
