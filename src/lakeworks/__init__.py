@@ -36,7 +36,19 @@ _EXPORTS = {
     "dsl": "lakeworks.dsl",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "Input",
+    "MLClient",
+    "Output",
+    "__version__",
+    "command",
+    "dsl",
+    "load_component",
+    "load_data",
+    "load_environment",
+    "load_job",
+    "load_model",
+]
 
 if TYPE_CHECKING:
     from lakeworks import dsl

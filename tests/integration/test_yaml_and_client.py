@@ -112,7 +112,7 @@ def test_missing_component_file_is_named(tmp_path: Path) -> None:
           a:
             component: ./nope.yml
     """)
-    with pytest.raises(NotFoundError, match="nope.yml"):
+    with pytest.raises(NotFoundError, match=r"nope\.yml"):
         load_job(f)
 
 

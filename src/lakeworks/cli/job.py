@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -120,7 +120,7 @@ def _show(ctx: typer.Context, name: str, output: OutputFormat) -> None:
     service = state.jobs()
     record = service.get(name)
     # cast: JobService.list shadows the builtin in its later annotations (reported).
-    steps = cast("list[JobRecord]", service.steps(name)) if record.type == "pipeline" else None
+    steps = service.steps(name) if record.type == "pipeline" else None
     view = job_view(record, job_url(state.workspace(), record), steps)
     emit_record(
         view,
@@ -346,10 +346,8 @@ def download(
 ) -> None:
     if output_name and all_:
         raise InvalidInputError("give --output-name or --all, not both")
-    # cast: JobService.list shadows the builtin in its later annotations (reported).
-    written = cast(
-        "list[Path]",
-        CliContext.of(ctx).jobs().download(name, download_path, output_name=output_name, all=all_),
+    written = CliContext.of(ctx).jobs().download(
+        name, download_path, output_name=output_name, all=all_
     )
     if not written:
         info(f"Job '{name}' has nothing to download yet.")

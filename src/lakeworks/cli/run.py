@@ -8,7 +8,7 @@ the command for startup time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -102,7 +102,7 @@ def list_(
         rows.append(run_row(job))
         if job.type == "pipeline":
             # cast: JobService.list shadows the builtin in its later annotations (reported).
-            steps = cast("list[JobRecord]", service.steps(job.name))
+            steps = service.steps(job.name)
             rows.extend(run_row(step) for step in steps)
     if output is not OutputFormat.TABLE:
         emit_rows(rows, (), output)

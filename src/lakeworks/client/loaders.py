@@ -173,12 +173,12 @@ def _step(
             },
             is_deterministic=True if y.is_deterministic is None else y.is_deterministic,
         )
-    outputs: dict[str, Output | str | None] = {}
-    for key, value in y.outputs.items():
-        if isinstance(value, str):
-            outputs[key] = value
-        elif isinstance(value, OutputYaml):
-            outputs[key] = _output(value)
+    outputs: dict[str, Output | str] = {}
+    for key, out in y.outputs.items():
+        if isinstance(out, str):
+            outputs[key] = out
+        elif isinstance(out, OutputYaml):
+            outputs[key] = _output(out)
     node = Command(
         component=comp,
         inputs=inputs,
@@ -190,9 +190,9 @@ def _step(
         environment_variables=y.environment_variables,
         timeout=y.limits.timeout if y.limits else None,
     )
-    for key, value in outputs.items():
-        if isinstance(value, str):
-            node._output_config[key] = value  # type: ignore[assignment]
+    for key, binding in outputs.items():
+        if isinstance(binding, str):
+            node._output_config[key] = binding
     return node
 
 

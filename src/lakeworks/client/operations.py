@@ -210,7 +210,7 @@ class ComponentOperations(_AssetOperations):
         if spec.code is not None and not spec.code.startswith("azureml://"):
             uri, digest = self._service.snapshot_code(Path(spec.code))
             spec = spec.model_copy(update={"code": uri, "code_hash": digest})
-        _, stored = self._service.create_or_update(spec)
+        stored = self._service.create_or_update(spec)[1]
         return CommandComponent._from_stored(stored)
 
     def validate(self, component: CommandComponent, raise_on_failure: bool = False) -> list[str]:

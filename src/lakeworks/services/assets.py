@@ -132,7 +132,7 @@ class AssetService:
     def _store_paths(self, spec: S) -> S:
         if isinstance(spec, DataSpec | ModelSpec) and not is_uri(spec.path):
             uri, digest = self.upload(Path(spec.path))
-            return spec.model_copy(update={"path": uri, "data_hash": digest})
+            return spec.model_copy(update={"path": uri, "data_hash": digest})  # type: ignore[return-value]
         if isinstance(spec, ComponentSpec) and spec.code is not None and not is_uri(spec.code):
             uri, digest = self.snapshot_code(Path(spec.code))
             return spec.model_copy(update={"code": uri, "code_hash": digest})

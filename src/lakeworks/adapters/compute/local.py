@@ -79,7 +79,12 @@ class LocalStepExecutor:
             except OSError as exc:
                 raise BackendError(f"could not start the step command in '{cwd}': {exc}") from exc
             done = threading.Event()
-            waiter = threading.Thread(target=lambda: (proc.wait(), done.set()), daemon=True)
+
+            def reap() -> None:
+                proc.wait()
+                done.set()
+
+            waiter = threading.Thread(target=reap, daemon=True)
             waiter.start()
             deadline = time.monotonic() + timeout if timeout else None
             while not done.is_set():

@@ -8,6 +8,7 @@ standalone job, or a node inside ``@dsl.pipeline`` whose ``.outputs.<name>`` fee
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,8 @@ class CommandComponent:
         environment: Any = None,
         distribution: Any = None,
         resources: Any = None,
-        inputs: dict[str, Input | InputSpec] | None = None,
-        outputs: dict[str, Output | OutputSpec] | None = None,
+        inputs: Mapping[str, Input | InputSpec] | None = None,
+        outputs: Mapping[str, Output | OutputSpec | None] | None = None,
         instance_count: int | None = None,
         is_deterministic: bool = True,
         additional_includes: list[str] | None = None,
@@ -222,8 +223,8 @@ class Command:
         self,
         *,
         component: CommandComponent,
-        inputs: dict[str, Any] | None = None,
-        outputs: dict[str, Output | None] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        outputs: Mapping[str, Output | None] | None = None,
         name: str | None = None,
         display_name: str | None = None,
         description: str | None = None,

@@ -94,7 +94,7 @@ class Job:
         self.params = dict(record.params)
         self.mlflow_run_id = record.mlflow_run_id
         self.reused_from = record.reused_from
-        self.outputs = {  # type: ignore[assignment]
+        self.outputs = {
             k: Output(type="uri_folder", path=v) for k, v in record.outputs.items()
         }
         if record.mlflow_run_id:
