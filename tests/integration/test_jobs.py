@@ -316,3 +316,28 @@ def test_pip_install_in_a_step_changes_only_its_environment(ml_client: MLClient,
     assert done.status == "Completed", done.error
     probe = subprocess.run([sys.executable, "-c", "import lw_env_probe"], capture_output=True)
     assert probe.returncode != 0, "the step's pip install leaked into the base environment"
+
+
+def test_job_outlives_the_process_that_submitted_it(module_ws: Workspace, ml_client: MLClient,
+                                                    code_dir: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "done.txt"
+    script(code_dir, "slow.py", f"""
+        import time
+        time.sleep(2)
+        open({str(marker)!r}, "w").write("finished")
+    """)
+    submitter = textwrap.dedent(f"""
+        from lakeworks import MLClient, command
+        ml = MLClient(workspace={str(module_ws.path)!r})
+        job = ml.jobs.create_or_update(command(command="python slow.py", code={str(code_dir)!r},
+                                               experiment_name="it-detached"))
+        print(job.name)
+    """)
+    done = subprocess.run([sys.executable, "-c", submitter], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    name = done.stdout.strip().splitlines()[-1]
+    assert not marker.exists()  # the submitter returned (and exited) before the step finished
+    finished = wait_done(ml_client, name)
+    assert finished.status == "Completed", finished.error
+    assert marker.read_text() == "finished"

@@ -363,6 +363,9 @@ class JobRunner:
                 plan=self.plans[step_name],
                 log=writer,
                 on_running=running,
+                on_finalizing=lambda: self.repo.update(
+                    record.name, {"status": JobStatus.FINALIZING}
+                ),
             )
         except LakeworksError as exc:
             message = f"step '{step_name}' could not start: {exc}"

@@ -219,6 +219,7 @@ def execute_step(
     plan: EnvironmentPlan,
     log: LogWriter,
     on_running: Callable[[str], None] | None = None,
+    on_finalizing: Callable[[], None] | None = None,
 ) -> StepRun:
     """Build the environment, run the command, and commit outputs on success."""
     comp = step.component
@@ -272,6 +273,8 @@ def execute_step(
     ok = result.exit_code == 0 and not result.canceled and not result.timed_out
     outputs = StepOutputs()
     if ok:
+        if on_finalizing is not None:
+            on_finalizing()
         outputs = _commit_outputs(ctx, job_name, step, staging)
         _keep_run_files(ctx, job_name, wd)
         shutil.rmtree(wd, ignore_errors=True)
