@@ -363,9 +363,7 @@ class JobRunner:
                 plan=self.plans[step_name],
                 log=writer,
                 on_running=running,
-                on_finalizing=lambda: self.repo.update(
-                    record.name, {"status": JobStatus.FINALIZING}
-                ),
+                on_finalizing=lambda: self._set_status(record.name, JobStatus.FINALIZING),
             )
         except LakeworksError as exc:
             message = f"step '{step_name}' could not start: {exc}"
@@ -421,6 +419,9 @@ class JobRunner:
         if self.is_pipeline:
             self.job_log(message.splitlines()[0])
         return message
+
+    def _set_status(self, name: str, status: JobStatus) -> None:
+        self.repo.update(name, {"status": status})
 
     # -- end -------------------------------------------------------------------------------
 
