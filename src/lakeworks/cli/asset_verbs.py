@@ -200,6 +200,48 @@ def cli_path(path: str | None) -> str | None:
     return str(Path(path).expanduser().resolve())
 
 
+CreateVersionOption = Annotated[
+    str | None, typer.Option("--version", "-v", help="Version (default: next number).")
+]
+DescriptionOption = Annotated[str | None, typer.Option("--description", "-d", help="Free text.")]
+PathOption = Annotated[
+    str | None, typer.Option("--path", "-p", help="Local file or folder, or a URI.")
+]
+
+
+def from_file_or_flags(
+    file: Path | None,
+    set_values: list[str] | None,
+    *,
+    load: Callable[..., Any],
+    build: Callable[..., Any],
+    required: Sequence[str | tuple[str, ...]],
+    usage: str,
+    **fields: Any,
+) -> Any:
+    """The entity a ``create`` command registers: its YAML file with ``--set`` and the given
+    flags applied, or (without ``--file``) one built from the flags alone.
+
+    Args:
+        file: the YAML file, if given.
+        set_values: ``--set`` overrides (only with a file).
+        load: the loader of that YAML kind (``load_data``).
+        build: the entity class, called with the flags.
+        required: flags needed without a file (one of them may be a tuple meaning "any of").
+        usage: what to say when they are missing.
+        **fields: the flags, None when not given.
+    """
+    if file is not None:
+        return load(file, params_override=overrides(set_values, **fields))
+    if set_values:
+        raise InvalidInputError("--set overrides fields of a YAML file: give --file too")
+    for need in required:
+        names = need if isinstance(need, tuple) else (need,)
+        if all(fields.get(n) is None for n in names):
+            raise InvalidInputError(usage)
+    return build(**{k: v for k, v in fields.items() if v is not None})
+
+
 def overrides(set_values: list[str] | None, **fields: Any) -> list[Any]:
     """``params_override`` for a loader: ``--set`` strings, then the flags that were given."""
     result: list[Any] = list(set_values or [])

@@ -15,14 +15,16 @@ import typer
 
 from lakeworks.cli.asset_verbs import (
     AssetNoun,
+    CreateVersionOption,
+    DescriptionOption,
+    PathOption,
     SetOption,
     add_asset_verbs,
     cli_path,
+    from_file_or_flags,
     operations,
-    overrides,
 )
 from lakeworks.cli.output import Column, OutputFormat, OutputOption, command_group, emit_record
-from lakeworks.errors import InvalidInputError
 
 app = command_group("Data assets: versioned files and folders.")
 
@@ -75,50 +77,23 @@ def create(
     ] = None,
     set_values: SetOption = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Name of the asset.")] = None,
-    version: Annotated[
-        str | None, typer.Option("--version", "-v", help="Version (default: next number).")
-    ] = None,
+    version: CreateVersionOption = None,
     type_: Annotated[
         str | None,
         typer.Option("--type", "-t", help="uri_file, uri_folder (default) or mltable."),
     ] = None,
-    path: Annotated[
-        str | None, typer.Option("--path", "-p", help="Local file or folder, or a URI.")
-    ] = None,
-    description: Annotated[
-        str | None, typer.Option("--description", "-d", help="Free text.")
-    ] = None,
+    path: PathOption = None,
+    description: DescriptionOption = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     from lakeworks.client.entities.assets import Data  # imported here for startup time
     from lakeworks.client.loaders import load_data
 
-    if file is not None:
-        data = load_data(
-            file,
-            params_override=overrides(
-                set_values,
-                name=name,
-                version=version,
-                type=type_,
-                path=cli_path(path),
-                description=description,
-            ),
-        )
-    else:
-        if set_values:
-            raise InvalidInputError("--set overrides fields of a YAML file: give --file too")
-        if name is None or path is None:
-            raise InvalidInputError(
-                "give --file data.yml, or --name and --path (with --type and --version)"
-            )
-        data = Data(
-            name=name,
-            version=version,
-            type=type_ or "uri_folder",
-            path=path,
-            description=description,
-        )
+    data = from_file_or_flags(
+        file, set_values, load=load_data, build=Data, required=("name", "path"),
+        usage="give --file data.yml, or --name and --path (with --type and --version)",
+        name=name, version=version, type=type_, path=cli_path(path), description=description,
+    )
     created = operations(ctx, NOUN).create_or_update(data)
     emit_record(data_view(created), output, title=f"data asset {created.name}:{created.version}")
 

@@ -15,14 +15,15 @@ import typer
 
 from lakeworks.cli.asset_verbs import (
     AssetNoun,
+    CreateVersionOption,
+    DescriptionOption,
     SetOption,
     add_asset_verbs,
     cli_path,
+    from_file_or_flags,
     operations,
-    overrides,
 )
 from lakeworks.cli.output import Column, OutputFormat, OutputOption, command_group, emit_record
-from lakeworks.errors import InvalidInputError
 
 app = command_group("Environments: conda/pip specs, built as virtualenvs.")
 
@@ -80,49 +81,26 @@ def create(
     name: Annotated[
         str | None, typer.Option("--name", "-n", help="Name of the environment.")
     ] = None,
-    version: Annotated[
-        str | None, typer.Option("--version", "-v", help="Version (default: next number).")
-    ] = None,
+    version: CreateVersionOption = None,
     conda_file: Annotated[
         str | None, typer.Option("--conda-file", help="Conda YAML file (dependencies, pip).")
     ] = None,
     image: Annotated[
         str | None, typer.Option("--image", help="Base Docker image (recorded).")
     ] = None,
-    description: Annotated[
-        str | None, typer.Option("--description", "-d", help="Free text.")
-    ] = None,
+    description: DescriptionOption = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     from lakeworks.client.entities.assets import Environment  # imported for startup time
     from lakeworks.client.loaders import load_environment
 
-    if file is not None:
-        env = load_environment(
-            file,
-            params_override=overrides(
-                set_values,
-                name=name,
-                version=version,
-                conda_file=cli_path(conda_file),
-                image=image,
-                description=description,
-            ),
-        )
-    else:
-        if set_values:
-            raise InvalidInputError("--set overrides fields of a YAML file: give --file too")
-        if name is None or (conda_file is None and image is None):
-            raise InvalidInputError(
-                "give --file env.yml, or --name with --conda-file and/or --image"
-            )
-        env = Environment(
-            name=name,
-            version=version,
-            conda_file=cli_path(conda_file),
-            image=image,
-            description=description,
-        )
+    env = from_file_or_flags(
+        file, set_values, load=load_environment, build=Environment,
+        required=("name", ("conda_file", "image")),
+        usage="give --file env.yml, or --name with --conda-file and/or --image",
+        name=name, version=version, conda_file=cli_path(conda_file), image=image,
+        description=description,
+    )
     created = operations(ctx, NOUN).create_or_update(env)
     emit_record(
         environment_view(created), output, title=f"environment {created.name}:{created.version}"

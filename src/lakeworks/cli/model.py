@@ -15,12 +15,15 @@ import typer
 
 from lakeworks.cli.asset_verbs import (
     AssetNoun,
+    CreateVersionOption,
+    DescriptionOption,
     NameOption,
+    PathOption,
     SetOption,
     add_asset_verbs,
     cli_path,
+    from_file_or_flags,
     operations,
-    overrides,
 )
 from lakeworks.cli.output import (
     Column,
@@ -30,7 +33,6 @@ from lakeworks.cli.output import (
     emit_record,
     info,
 )
-from lakeworks.errors import InvalidInputError
 
 app = command_group("Models: registered, with lineage to their job.")
 
@@ -84,44 +86,23 @@ def create(
     file: Annotated[Path | None, typer.Option("--file", "-f", help="The model YAML file.")] = None,
     set_values: SetOption = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Name of the model.")] = None,
-    version: Annotated[
-        str | None, typer.Option("--version", "-v", help="Version (default: next number).")
-    ] = None,
+    version: CreateVersionOption = None,
     type_: Annotated[
         str | None,
         typer.Option("--type", "-t", help="custom_model (default), mlflow_model or triton_model."),
     ] = None,
-    path: Annotated[
-        str | None, typer.Option("--path", "-p", help="Local file or folder, or a URI.")
-    ] = None,
-    description: Annotated[
-        str | None, typer.Option("--description", "-d", help="Free text.")
-    ] = None,
+    path: PathOption = None,
+    description: DescriptionOption = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     from lakeworks.client.entities.assets import Model  # imported here for startup time
     from lakeworks.client.loaders import load_model
 
-    if file is not None:
-        model = load_model(
-            file,
-            params_override=overrides(
-                set_values,
-                name=name,
-                version=version,
-                type=type_,
-                path=cli_path(path),
-                description=description,
-            ),
-        )
-    else:
-        if set_values:
-            raise InvalidInputError("--set overrides fields of a YAML file: give --file too")
-        if name is None or path is None:
-            raise InvalidInputError(
-                "give --file model.yml, or --name and --path (with --type and --version)"
-            )
-        model = Model(name=name, version=version, type=type_, path=path, description=description)
+    model = from_file_or_flags(
+        file, set_values, load=load_model, build=Model, required=("name", "path"),
+        usage="give --file model.yml, or --name and --path (with --type and --version)",
+        name=name, version=version, type=type_, path=cli_path(path), description=description,
+    )
     created = operations(ctx, NOUN).create_or_update(model)
     emit_record(model_view(created), output, title=f"model {created.name}:{created.version}")
 
