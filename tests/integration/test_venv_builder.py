@@ -69,13 +69,6 @@ def _pip_install_offline(env: BuiltEnvironment, wheel: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.fixture
-def network_opt_in(request: pytest.FixtureRequest) -> None:
-    """Keep the default run offline: network tests run only when selected with ``-m network``."""
-    if "network" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("needs PyPI; select it with -m network")
-
-
 @pytest.fixture(scope="module")
 def builder(tmp_path_factory: pytest.TempPathFactory) -> VenvEnvironmentBuilder:
     return VenvEnvironmentBuilder(tmp_path_factory.mktemp("envs"))
@@ -307,7 +300,6 @@ def test_cache_key_follows_content() -> None:
 
 @pytest.mark.network
 @pytest.mark.slow
-@pytest.mark.usefixtures("network_opt_in")
 def test_requirement_missing_from_the_base_is_installed_from_pypi(tmp_path: Path) -> None:
     try:
         base_six: str | None = importlib.metadata.version("six")
@@ -328,7 +320,6 @@ def test_requirement_missing_from_the_base_is_installed_from_pypi(tmp_path: Path
 
 
 @pytest.mark.network
-@pytest.mark.usefixtures("network_opt_in")
 def test_unknown_package_on_pypi_raises_backend_error(tmp_path: Path) -> None:
     plan = EnvironmentPlan(("lakeworks-no-such-package-xyz==1.0",))
     with pytest.raises(BackendError, match="lakeworks-no-such-package-xyz"):

@@ -7,9 +7,9 @@ import lakeworks.entities
 
 
 def test_top_level_names() -> None:
-    assert lakeworks.__all__ == [
-        "Input", "MLClient", "Output", "command", "dsl", "load_component", "load_data",
-        "load_environment", "load_job", "load_model", "__version__",
+    assert sorted(lakeworks.__all__) == [
+        "Input", "MLClient", "Output", "__version__", "command", "dsl", "load_component",
+        "load_data", "load_environment", "load_job", "load_model",
     ]
     for name in lakeworks.__all__:
         assert getattr(lakeworks, name) is not None

@@ -43,12 +43,18 @@ def main() -> None:
     print(classification_report(y_test.values, predicted))
     mlflow.log_metric("test_accuracy", float((predicted == y_test.values).mean()))
 
+    # cloudpickle, as the tutorial's MLmodel records (newer MLflow defaults to skops, which
+    # refuses to load tree models unless their types are trusted explicitly).
+    fmt = mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE
     mlflow.sklearn.log_model(
         sk_model=model,
         artifact_path="model",
         registered_model_name=args.registered_model_name,
+        serialization_format=fmt,
     )
-    mlflow.sklearn.save_model(sk_model=model, path=os.path.join(args.model, "trained_model"))
+    mlflow.sklearn.save_model(
+        sk_model=model, path=os.path.join(args.model, "trained_model"), serialization_format=fmt
+    )
     mlflow.end_run()
 
 
