@@ -24,12 +24,15 @@ from lakeworks.cli import (
     component,
     config,
     data,
+    datastore,
     environment,
     job,
     model,
     quickstart,
     run,
     server,
+    sql,
+    table,
     workspace,
 )
 from lakeworks.cli.context import CliContext
@@ -97,6 +100,9 @@ app.add_typer(model.app, name="model")
 app.add_typer(job.app, name="job")
 app.add_typer(run.app, name="run")
 app.add_typer(server.app, name="server")
+app.add_typer(datastore.app, name="datastore")
+app.add_typer(table.app, name="table")
+app.add_typer(sql.app, name="sql")
 app.add_typer(config.app, name="config")
 app.add_typer(quickstart.app, name="quickstart")
 

@@ -16,9 +16,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from lakeworks.client.datastores import DatastoreOperations
 from lakeworks.client.entities.assets import Data, Environment, Model
 from lakeworks.client.entities.components import Command, CommandComponent
 from lakeworks.client.entities.jobs import Job, PipelineJob
+from lakeworks.client.lake import LakeOperations
 from lakeworks.client.operations import (
     ComponentOperations,
     DataOperations,
@@ -28,6 +30,7 @@ from lakeworks.client.operations import (
     ModelOperations,
     WorkspaceOperations,
 )
+from lakeworks.client.sql import SqlOperations
 from lakeworks.config import WORKSPACE_FILE, load_settings
 from lakeworks.errors import InvalidInputError, NotFoundError
 from lakeworks.services.workspace import (
@@ -87,6 +90,9 @@ class MLClient:
         self.models = ModelOperations(self._workspace)
         self.jobs = JobOperations(self._workspace)
         self.workspaces = WorkspaceOperations(self._workspace)
+        self.datastores = DatastoreOperations(self._workspace)
+        self.lake = LakeOperations(self._workspace)
+        self.sql = SqlOperations(self._workspace)
 
     @classmethod
     def from_config(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lakeworks.core.assets import AssetVersion
 from lakeworks.core.jobs import JobRecord, JobStatus
 from lakeworks.core.refs import AssetKind
+from lakeworks.ports.catalog import CatalogRepo, DatastoreRepo
 
 
 class AssetRepo(Protocol):
@@ -139,6 +140,8 @@ class MetadataStore(Protocol):
     assets: AssetRepo
     jobs: JobRepo
     cache: StepCacheRepo
+    catalog: CatalogRepo
+    datastores: DatastoreRepo
 
     def close(self) -> None:
         ...
