@@ -26,6 +26,7 @@ from lakeworks.adapters.metadata.alembic_scripts import head_revision
 from lakeworks.adapters.metadata.migrate import HEAD_REVISION, VERSION_TABLE
 from lakeworks.adapters.metadata.tables import metadata
 from lakeworks.core.jobs import JobRecord, JobStatus
+from lakeworks.core.lake import DatabaseRecord
 from lakeworks.core.refs import AssetKind
 from lakeworks.errors import BackendError, ConflictError, InvalidInputError, NotFoundError
 from lakeworks.ports.metadata import CacheEntry, MetadataStore
@@ -421,7 +422,11 @@ def test_schema_is_prefixed_and_reopening_keeps_data(db_url: str) -> None:
         "lw_alembic_version",
         "lw_asset",
         "lw_asset_version",
+        "lw_datastore",
         "lw_job",
+        "lw_lake_database",
+        "lw_lake_table",
+        "lw_sql_procedure",
         "lw_step_cache",
     }
     with open_metadata_store(db_url) as second:
@@ -523,3 +528,27 @@ def test_head_revision_constant_matches_the_migration_scripts() -> None:
     # The open-time check compares against HEAD_REVISION without importing Alembic; a new
     # revision must update it.
     assert head_revision() == HEAD_REVISION
+
+
+def test_a_database_at_revision_0001_is_upgraded_keeping_its_data(db_url: str) -> None:
+    # The first released schema, holding a job, opened by today's code: upgraded, job kept.
+    from alembic import command
+
+    from lakeworks.adapters.metadata.alembic_scripts import alembic_config
+    from lakeworks.adapters.metadata.database import Database
+    from lakeworks.adapters.metadata.jobs import SqlAlchemyJobRepo
+
+    db = Database(db_url)
+    with db.transaction(write=True) as conn:
+        command.upgrade(alembic_config(conn), "0001")
+    SqlAlchemyJobRepo(db).create(_job("old-job"))
+    with db.read("inspect") as conn:
+        assert "lw_lake_table" not in sa.inspect(conn).get_table_names()
+    db.dispose()
+    with open_metadata_store(db_url) as store:
+        assert store.jobs.get("old-job").name == "old-job"
+        store.catalog.put_database(
+            DatabaseRecord(name="default", location="azureml://datastores/x/paths/w",
+                           created_at=T0)
+        )
+        assert [d.name for d in store.catalog.list_databases()] == ["default"]

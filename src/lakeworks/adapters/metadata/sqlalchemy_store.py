@@ -1,8 +1,8 @@
 """The SQL metadata store: ``SqlAlchemyMetadataStore`` and ``open_metadata_store``.
 
 Owns opening a database (SQLite file or PostgreSQL), bringing its schema to head on open, and
-bundling the per-aggregate repos (assets, jobs, step cache) over one engine. The repos live in
-``assets.py``, ``jobs.py`` and ``cache.py``; connections and error translation in
+bundling the per-aggregate repos (assets, jobs, step cache, lake catalog, datastores) over one
+engine. The repos live in ``assets.py``, ``jobs.py``, ``cache.py`` and ``catalog.py``; connections and error translation in
 ``database.py``; schema upgrades in ``migrate.py``.
 """
 
@@ -12,9 +12,11 @@ from types import TracebackType
 
 from lakeworks.adapters.metadata.assets import SqlAlchemyAssetRepo
 from lakeworks.adapters.metadata.cache import SqlAlchemyStepCacheRepo
+from lakeworks.adapters.metadata.catalog import SqlAlchemyCatalogRepo, SqlAlchemyDatastoreRepo
 from lakeworks.adapters.metadata.database import Database
 from lakeworks.adapters.metadata.jobs import SqlAlchemyJobRepo
 from lakeworks.adapters.metadata.migrate import upgrade_to_head
+from lakeworks.ports.catalog import CatalogRepo, DatastoreRepo
 from lakeworks.ports.metadata import AssetRepo, JobRepo, StepCacheRepo
 
 
@@ -39,6 +41,8 @@ class SqlAlchemyMetadataStore:
         self.assets: AssetRepo = SqlAlchemyAssetRepo(db)
         self.jobs: JobRepo = SqlAlchemyJobRepo(db)
         self.cache: StepCacheRepo = SqlAlchemyStepCacheRepo(db)
+        self.catalog: CatalogRepo = SqlAlchemyCatalogRepo(db)
+        self.datastores: DatastoreRepo = SqlAlchemyDatastoreRepo(db)
 
     @property
     def database(self) -> Database:

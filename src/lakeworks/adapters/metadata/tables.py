@@ -108,4 +108,56 @@ lw_step_cache = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
-__all__ = ["UtcDateTime", "lw_asset", "lw_asset_version", "lw_job", "lw_step_cache", "metadata"]
+#: Lake databases (revision 0002). Records are kept whole in ``details``.
+lw_lake_database = sa.Table(
+    "lw_lake_database",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+#: Lake tables, keyed by (database, name); a table's database must exist.
+lw_lake_table = sa.Table(
+    "lw_lake_table",
+    metadata,
+    sa.Column("database", sa.String(), primary_key=True),
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["database"], ["lw_lake_database.name"], name="fk_lw_lake_table_database"
+    ),
+)
+
+#: Saved SQL procedures.
+lw_sql_procedure = sa.Table(
+    "lw_sql_procedure",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+#: Named datastores; secrets are never stored here in plain text (see core.lake.Credentials).
+lw_datastore = sa.Table(
+    "lw_datastore",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+__all__ = [
+    "UtcDateTime",
+    "lw_asset",
+    "lw_asset_version",
+    "lw_datastore",
+    "lw_job",
+    "lw_lake_database",
+    "lw_lake_table",
+    "lw_sql_procedure",
+    "lw_step_cache",
+    "metadata",
+]
