@@ -1,4 +1,4 @@
-"""``command(...)``: build a command node, job or component the way ``azure.ai.ml.command`` does."""
+"""``command(...)`` and ``spark(...)``: build nodes, jobs or components as ``azure.ai.ml`` does."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 from lakeworks.client.entities.components import Command, CommandComponent, declare_inputs
 from lakeworks.client.entities.io import Output
+from lakeworks.client.entities.spark import SparkComponent
+from lakeworks.core.spark import KEYWORD_CONF
 
 
 def command(
@@ -76,4 +78,69 @@ def command(
         compute=compute,
         environment_variables=None,
         timeout=timeout,
+    )
+
+
+def spark(
+    *,
+    experiment_name: str | None = None,
+    name: str | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+    code: str | Path | None = None,
+    entry: Any = None,
+    py_files: list[str] | None = None,
+    conf: dict[str, Any] | None = None,
+    environment: Any = None,
+    inputs: dict[str, Any] | None = None,
+    outputs: dict[str, Output | None] | None = None,
+    args: str | None = None,
+    compute: str | None = None,
+    is_deterministic: bool = True,
+    **kwargs: Any,
+) -> Command:
+    """Build a Spark job or node, as ``azure.ai.ml.spark``.
+
+    ``entry={"file": "prep.py"}`` names the script in ``code``; ``args`` may use
+    ``${{inputs.x}}`` and ``${{outputs.y}}``; ``conf`` (and the keyword forms
+    ``driver_memory``, ``executor_cores``...) configure Spark. The script runs in a Spark
+    session wired to the workspace's lake tables.
+
+    Example:
+        >>> job = spark(code="./src", entry={"file": "prep.py"},
+        ...             args="--out ${{outputs.out}}", outputs={"out": Output()})
+        >>> job.component.type
+        'spark'
+    """
+    decls, values = declare_inputs(inputs or {})
+    out_decls = {k: (v if v is not None else Output()) for k, v in (outputs or {}).items()}
+    component = SparkComponent(
+        name=name,
+        display_name=display_name,
+        description=description,
+        tags=tags,
+        code=code,
+        entry=entry,
+        py_files=py_files,
+        conf=conf,
+        args=args,
+        environment=environment,
+        inputs=decls,
+        outputs={k: Output(type=v.type, mode=v.mode, description=v.description)
+                 for k, v in out_decls.items()},
+        is_deterministic=is_deterministic,
+        **{k: v for k, v in kwargs.items() if k in KEYWORD_CONF},
+    )
+    configured = {k: v for k, v in out_decls.items() if v.path is not None}
+    return Command(
+        component=component,
+        inputs=values,
+        outputs=configured,
+        name=name,
+        display_name=display_name,
+        description=description,
+        tags=tags,
+        experiment_name=experiment_name,
+        compute=compute,
     )

@@ -16,6 +16,7 @@ from lakeworks.client.entities.assets import BuildContext, Data, Environment, Mo
 from lakeworks.client.entities.components import Command, CommandComponent
 from lakeworks.client.entities.io import Input, Output, infer_literal_spec, input_from_spec
 from lakeworks.client.entities.jobs import PipelineJob, PipelineJobSettings
+from lakeworks.client.entities.spark import SparkComponent
 from lakeworks.client.schemas import (
     CommandJobYaml,
     ComponentYaml,
@@ -26,6 +27,8 @@ from lakeworks.client.schemas import (
     OutputYaml,
     PipelineJobYaml,
     PipelineStepYaml,
+    SparkComponentYaml,
+    SparkJobYaml,
 )
 from lakeworks.core.expressions import BindingKind, parse_binding
 from lakeworks.errors import InvalidInputError
@@ -108,8 +111,38 @@ def load_component(
         >>> train = load_component(source="components/train.yml")  # doctest: +SKIP
     """
     doc = _doc(source, params_override)
+    if doc.data.get("type") == "spark":
+        return _spark_component_from(validate(doc, SparkComponentYaml, "a Spark component"),
+                                     doc.folder)
     y = validate(doc, ComponentYaml, "a command component")
     return _component_from(y, doc.folder)
+
+
+def _spark_entry(y: SparkComponentYaml | SparkJobYaml | PipelineStepYaml) -> dict[str, str] | None:
+    if y.entry is None:
+        return None
+    if y.entry.class_name:
+        return {"class_name": y.entry.class_name}
+    return {"file": y.entry.file or ""}
+
+
+def _spark_component_from(y: SparkComponentYaml, base: Path) -> SparkComponent:
+    return SparkComponent(
+        name=y.name,
+        version=y.version,
+        display_name=y.display_name,
+        description=y.description,
+        tags=y.tags,
+        code=_abs(y.code, base) if y.code is not None else None,
+        entry=_spark_entry(y),
+        py_files=y.py_files,
+        conf=y.conf,
+        args=y.args,
+        environment=_environment(y.environment, base),
+        inputs={k: _input(v, base) for k, v in y.inputs.items()},
+        outputs={k: _output(v) for k, v in y.outputs.items()},
+        is_deterministic=y.is_deterministic,
+    )
 
 
 class _ComponentRef(CommandComponent):
@@ -146,7 +179,10 @@ def _step(
 ) -> Command:
     base = doc.folder
     inputs = {k: _step_value(v, base) for k, v in y.inputs.items()}
-    if isinstance(y.component, ComponentYaml):
+    comp: CommandComponent
+    if isinstance(y.component, SparkComponentYaml):
+        comp = _spark_component_from(y.component, base)
+    elif isinstance(y.component, ComponentYaml):
         comp = _component_from(y.component, base)
     elif isinstance(y.component, str):
         ref = y.component
@@ -156,6 +192,19 @@ def _step(
             comp = load_component(_abs(ref, base))
         else:
             comp = _ComponentRef(ref)
+    elif y.type == "spark":
+        comp = SparkComponent(
+            name=name,
+            code=_abs(y.code, base) if y.code is not None else None,
+            entry=_spark_entry(y),
+            py_files=y.py_files,
+            conf=y.conf,
+            args=y.args,
+            environment=_environment(y.environment, base),
+            inputs={k: _declare(v, pipeline_inputs) for k, v in inputs.items()},
+            outputs={k: (_output(v) if isinstance(v, OutputYaml | type(None)) else Output())
+                     for k, v in y.outputs.items()},
+        )
     else:
         if not y.command:
             raise doc.error(
@@ -208,22 +257,16 @@ def load_job(
     kind = doc.data.get("type", "command")
     if kind == "pipeline":
         return _pipeline(doc)
+    if kind == "spark":
+        return _spark_job(doc)
     if kind != "command":
         raise doc.error(
-            f"job type {kind!r} is not supported here", ("type",), allowed=["command", "pipeline"]
+            f"job type {kind!r} is not supported here", ("type",),
+            allowed=["command", "pipeline", "spark"],
         )
     y = validate(doc, CommandJobYaml, "a command job")
     base = doc.folder
-    decls: dict[str, Input] = {}
-    values: dict[str, Any] = {}
-    for key, value in y.inputs.items():
-        if isinstance(value, InputYaml):
-            decls[key] = _input(value, base)
-            if value.path is not None or value.default is not None:
-                values[key] = decls[key]
-        else:
-            decls[key] = _declare(value, {})
-            values[key] = value
+    decls, values = _job_inputs(y.inputs, base)
     comp = CommandComponent(
         name=y.name,
         display_name=y.display_name,
@@ -246,6 +289,51 @@ def load_job(
         experiment_name=y.experiment_name or Path.cwd().name,
         compute=y.compute,
         timeout=y.limits.timeout if y.limits else None,
+    )
+
+
+def _job_inputs(
+    inputs: Mapping[str, InputYaml | Any], base: Path
+) -> tuple[dict[str, Input], dict[str, Any]]:
+    decls: dict[str, Input] = {}
+    values: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if isinstance(value, InputYaml):
+            decls[key] = _input(value, base)
+            if value.path is not None or value.default is not None:
+                values[key] = decls[key]
+        else:
+            decls[key] = _declare(value, {})
+            values[key] = value
+    return decls, values
+
+
+def _spark_job(doc: Document) -> Command:
+    y = validate(doc, SparkJobYaml, "a Spark job")
+    base = doc.folder
+    decls, values = _job_inputs(y.inputs, base)
+    comp = SparkComponent(
+        name=y.name,
+        display_name=y.display_name,
+        code=_abs(y.code, base) if y.code is not None else None,
+        entry=_spark_entry(y),
+        py_files=y.py_files,
+        conf=y.conf,
+        args=y.args,
+        environment=_environment(y.environment, base),
+        inputs=decls,
+        outputs={k: _output(v) for k, v in y.outputs.items()},
+    )
+    return Command(
+        component=comp,
+        inputs=values,
+        outputs={k: _output(v) for k, v in y.outputs.items() if v is not None and v.path},
+        name=y.name,
+        display_name=y.display_name,
+        description=y.description,
+        tags=y.tags,
+        experiment_name=y.experiment_name or Path.cwd().name,
+        compute=y.compute,
     )
 
 

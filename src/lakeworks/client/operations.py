@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from lakeworks.client.entities.assets import Data, Environment, Model, Workspace
 from lakeworks.client.entities.components import Command, CommandComponent
 from lakeworks.client.entities.jobs import CommandJob, Job, PipelineJob, command_job_spec
+from lakeworks.client.entities.spark import component_from_stored
 from lakeworks.core.jobs import JobRecord, JobSpec, JobStatus
 from lakeworks.core.refs import AssetKind
 from lakeworks.errors import InvalidInputError, NotFoundError
@@ -183,11 +184,17 @@ class ModelOperations(_AssetOperations):
         return dest
 
 
+class _AnyComponent:
+    """Builds the right component entity (command or spark) from a stored version."""
+
+    _from_stored = staticmethod(component_from_stored)
+
+
 class ComponentOperations(_AssetOperations):
     """``ml_client.components``."""
 
     kind = AssetKind.COMPONENT
-    entity = CommandComponent
+    entity = _AnyComponent
 
     def create_or_update(
         self,
@@ -211,7 +218,7 @@ class ComponentOperations(_AssetOperations):
             uri, digest = self._service.snapshot_code(Path(spec.code))
             spec = spec.model_copy(update={"code": uri, "code_hash": digest})
         stored = self._service.create_or_update(spec)[1]
-        return CommandComponent._from_stored(stored)
+        return component_from_stored(stored)
 
     def validate(self, component: CommandComponent, raise_on_failure: bool = False) -> list[str]:
         """Check a component; returns the problems found (or raises the first)."""
@@ -245,7 +252,7 @@ class JobOperations:
                 ref = getattr(node.component, "ref", None)
                 if ref is not None:
                     stored = service.resolve(ref, AssetKind.COMPONENT)
-                    node._component = CommandComponent._from_stored(stored)
+                    node._component = component_from_stored(stored)
             return job._to_job_spec()
         if isinstance(job, Command):
             return command_job_spec(job)

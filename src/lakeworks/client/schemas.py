@@ -109,9 +109,57 @@ class CommandJobYaml(_Doc):
     is_deterministic: bool = True
 
 
-class PipelineStepYaml(_Strict):
-    type: Literal["command"] = "command"
-    component: str | ComponentYaml | None = None
+class EntryYaml(_Strict):
+    file: str | None = None
+    class_name: str | None = None
+
+
+class _SparkFields(_Strict):
+    entry: EntryYaml | None = None
+    py_files: list[str] = Field(default_factory=list)
+    jars: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    archives: list[str] = Field(default_factory=list)
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    args: str | None = None
+    identity: dict[str, Any] | None = None
+
+
+class SparkComponentYaml(_SparkFields, _Doc):
+    type: Literal["spark"]
+    name: str | None = None
+    version: str | int | None = None
+    display_name: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    properties: dict[str, str] = Field(default_factory=dict)
+    inputs: dict[str, InputYaml] = Field(default_factory=dict)
+    outputs: dict[str, OutputYaml | None] = Field(default_factory=dict)
+    code: str | None = None
+    environment: str | EnvironmentYaml | None = None
+    resources: dict[str, Any] | None = None
+    is_deterministic: bool = True
+
+
+class SparkJobYaml(_SparkFields, _Doc):
+    type: Literal["spark"]
+    name: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    properties: dict[str, str] = Field(default_factory=dict)
+    experiment_name: str | None = None
+    compute: str | None = None
+    code: str | None = None
+    environment: str | EnvironmentYaml | None = None
+    inputs: dict[str, InputYaml | Scalar | None] = Field(default_factory=dict)
+    outputs: dict[str, OutputYaml | None] = Field(default_factory=dict)
+    resources: dict[str, Any] | None = None
+
+
+class PipelineStepYaml(_SparkFields):
+    type: Literal["command", "spark"] = "command"
+    component: str | ComponentYaml | SparkComponentYaml | None = None
     name: str | None = None
     display_name: str | None = None
     description: str | None = None

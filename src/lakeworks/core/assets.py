@@ -102,14 +102,16 @@ class ModelSpec(_Spec):
 
 
 class ComponentSpec(_Spec):
-    """A reusable command step: a shell command over a code snapshot in an environment.
+    """A reusable step: a shell command over a code snapshot in an environment.
 
     ``code`` is the stored snapshot URI (or None for no code); ``environment`` is a reference
-    string (``name:version``, ``azureml://registries/...``) or an inline environment.
+    string (``name:version``, ``azureml://registries/...``) or an inline environment. A Spark
+    component (``type: spark``) also keeps its ``entry`` file, ``args`` and Spark ``conf``;
+    its ``command`` is the generated launch of that entry in a Lakeworks Spark session.
     """
 
     kind: ClassVar[AssetKind] = AssetKind.COMPONENT
-    type: Literal["command"] = "command"
+    type: Literal["command", "spark"] = "command"
     display_name: str | None = None
     command: str
     code: str | None = None
@@ -120,6 +122,10 @@ class ComponentSpec(_Spec):
     is_deterministic: bool = True
     environment_variables: dict[str, str] = Field(default_factory=dict)
     properties: dict[str, str] = Field(default_factory=dict)
+    entry: str | None = None
+    args: str | None = None
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    py_files: tuple[str, ...] = ()
 
     mutable_fields: ClassVar[frozenset[str]] = frozenset(
         {"description", "tags", "properties", "stage", "display_name"}
