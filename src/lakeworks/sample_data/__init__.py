@@ -1,7 +1,9 @@
 """Real data sets shipped with Lakeworks for its tutorials and demo, each with its licence.
 
 ``credit-card-default``: UCI "default of credit card clients" (CC BY 4.0), the production
-pipeline tutorial's data. Each folder's README gives origin, licence and attribution.
+pipeline tutorial's data. ``bike-rentals-daily``: Capital Bikeshare daily rentals 2011-2012
+from UCI "Bike Sharing" (CC BY 4.0), the Synapse lab's data. Each folder's README gives
+origin, licence and attribution.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ _ROOT = Path(__file__).resolve().parent
 
 FILES = {
     "credit-card-default": "default_of_credit_card_clients.csv",
+    "bike-rentals-daily": "bike-rentals-daily.csv",
 }
 
 

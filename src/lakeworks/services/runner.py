@@ -100,7 +100,8 @@ class JobRunner:
         plan = self.plans.get(step_name)
         if plan is None:
             plan = self.plans[step_name] = environment_plan(step.component, self.assets)
-        if not step.component.is_deterministic:
+        if not step.component.is_deterministic or not self.is_pipeline:
+            # As in Azure ML, only pipeline steps are reused; a standalone job always runs.
             return None, None
         key = reuse_key(step, inputs, plan)
         if self.spec.settings.force_rerun:

@@ -234,7 +234,7 @@ def execute_step(
     data_names: set[str] = set()
     for name, value in inputs.items():
         if isinstance(value, DataInput):
-            rendered[name] = _materialise(ctx, value, job_name, name)
+            rendered[name] = _materialise(ctx, value, job_name, name, spark=comp.type == "spark")
             data_names.add(name)
         elif value is None:
             rendered[name] = None
@@ -288,8 +288,12 @@ def execute_step(
     return StepRun(result=result, outputs=outputs, run_id=run_id, metrics=metrics, params=params)
 
 
-def _materialise(ctx: StepContext, value: DataInput, job_name: str, name: str) -> str:
-    if value.mode is not None and value.mode.value == "direct":
+def _materialise(
+    ctx: StepContext, value: DataInput, job_name: str, name: str, *, spark: bool = False
+) -> str:
+    """A local path for a data input; ``direct`` mode passes the URI itself, except to Spark,
+    which reads local files here (it has no ``azureml://`` file system)."""
+    if value.mode is not None and value.mode.value == "direct" and not spark:
         return value.path
     if value.path.startswith("azureml://"):
         return str(ctx.assets.local_copy(value.path))
