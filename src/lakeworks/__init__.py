@@ -8,6 +8,7 @@ The object model, as in Azure ML's SDK v2 (``azure.ai.ml``)::
     ├── components    CommandComponent       reusable steps: command + code + environment + I/O
     ├── jobs          Command / PipelineJob  runs of components; MLflow runs in the workspace
     ├── models        Model                  registered models with lineage to their job
+    ├── datastores    AzureBlobDatastore ... named storage roots (local, S3, Azure Blob, ADLS Gen2)
     └── workspaces    Workspace              name, location, resource_group
 
 Builders: ``command(...)``, ``@dsl.pipeline``, ``load_component(...)``, ``load_job(...)``,
@@ -33,6 +34,7 @@ _EXPORTS = {
     "load_data": "lakeworks.client.loaders",
     "load_environment": "lakeworks.client.loaders",
     "load_model": "lakeworks.client.loaders",
+    "load_datastore": "lakeworks.client.datastore_yaml",
     "dsl": "lakeworks.dsl",
 }
 
@@ -45,6 +47,7 @@ __all__ = [
     "dsl",
     "load_component",
     "load_data",
+    "load_datastore",
     "load_environment",
     "load_job",
     "load_model",
@@ -53,6 +56,7 @@ __all__ = [
 if TYPE_CHECKING:
     from lakeworks import dsl
     from lakeworks.client.builders import command
+    from lakeworks.client.datastore_yaml import load_datastore
     from lakeworks.client.entities.io import Input, Output
     from lakeworks.client.loaders import (
         load_component,

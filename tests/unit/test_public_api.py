@@ -9,7 +9,7 @@ import lakeworks.entities
 def test_top_level_names() -> None:
     assert sorted(lakeworks.__all__) == [
         "Input", "MLClient", "Output", "__version__", "command", "dsl", "load_component",
-        "load_data", "load_environment", "load_job", "load_model",
+        "load_data", "load_datastore", "load_environment", "load_job", "load_model",
     ]
     for name in lakeworks.__all__:
         assert getattr(lakeworks, name) is not None
@@ -17,6 +17,9 @@ def test_top_level_names() -> None:
 
 def test_entity_names() -> None:
     assert sorted(lakeworks.entities.__all__) == [
-        "BuildContext", "Command", "CommandComponent", "CommandJob", "Data", "Environment",
-        "Job", "Model", "PipelineJob", "PipelineJobSettings", "Workspace",
+        "AccountKeyConfiguration", "AzureBlobDatastore", "AzureDataLakeGen2Datastore",
+        "BuildContext", "Command", "CommandComponent", "CommandJob", "Data", "Datastore",
+        "EnvVar", "Environment", "Job", "LocalDatastore", "Model", "PipelineJob",
+        "PipelineJobSettings", "S3Credentials", "S3Datastore", "SasTokenConfiguration",
+        "ServicePrincipalConfiguration", "Workspace",
     ]

@@ -19,6 +19,7 @@ from typing import Any
 from lakeworks.client.datastores import DatastoreOperations
 from lakeworks.client.entities.assets import Data, Environment, Model
 from lakeworks.client.entities.components import Command, CommandComponent
+from lakeworks.client.entities.datastores import Datastore
 from lakeworks.client.entities.jobs import Job, PipelineJob
 from lakeworks.client.lake import LakeOperations
 from lakeworks.client.operations import (
@@ -33,6 +34,7 @@ from lakeworks.client.operations import (
 from lakeworks.client.sql import SqlOperations
 from lakeworks.config import WORKSPACE_FILE, load_settings
 from lakeworks.errors import InvalidInputError, NotFoundError
+from lakeworks.services.azureml_paths import use_workspace
 from lakeworks.services.workspace import (
     Workspace,
     create_workspace,
@@ -157,7 +159,9 @@ class MLClient:
         )
 
     def _workspace(self) -> Workspace:
-        return self._ws
+        ws = self._ws
+        use_workspace(ws.path)  # azureml:// paths read with pandas refer to this workspace
+        return ws
 
     @property
     def workspace_name(self) -> str:
@@ -190,6 +194,8 @@ class MLClient:
             return self.environments.create_or_update(entity)
         if isinstance(entity, Model):
             return self.models.create_or_update(entity)
+        if isinstance(entity, Datastore):
+            return self.datastores.create_or_update(entity)
         raise InvalidInputError(f"cannot create or update a {type(entity).__name__}")
 
     def begin_create_or_update(self, entity: Any, **kwargs: Any) -> LROPoller[Any]:
@@ -198,6 +204,7 @@ class MLClient:
         return LROPoller(lambda: result)
 
     def close(self) -> None:
+        self.sql.close()
         if "_ws" in self.__dict__:
             self._ws.close()
 

@@ -179,8 +179,8 @@ class ModelOperations(_AssetOperations):
         """Copy a model's files to ``<download_path>/<name>/``."""
         model = self.get(name, version=version)
         dest = Path(download_path) / name
-        key = self._service.key_of(model.path)
-        self._ws().artifacts.download(key, dest / Path(key).name)
+        located = self._service.locate(model.path)
+        located.store.download(located.key, dest / Path(located.key).name)
         return dest
 
 

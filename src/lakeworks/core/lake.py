@@ -129,6 +129,7 @@ class ParameterSpec(_Frozen):
     name: str
     type: str = "VARCHAR"
     default: str | int | float | bool | None = None
+    optional: bool = False  # may be left out even without a default (``@p INT = NULL``)
 
 
 class ProcedureRecord(_Frozen):
@@ -180,6 +181,7 @@ class DatastoreRecord(_Frozen):
     options: dict[str, Any] = Field(default_factory=dict)
     credentials: Credentials = Field(default_factory=Credentials)
     description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
     is_default: bool = False
     created_at: datetime
 

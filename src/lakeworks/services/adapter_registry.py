@@ -22,6 +22,13 @@ _REGISTRY: dict[str, str] = {
     "environments": "lakeworks.adapters.envs:VenvEnvironmentBuilder",
     "executor": "lakeworks.adapters.compute:LocalStepExecutor",
     "fetch": "lakeworks.adapters.external:fetch_url",
+    "table_store": "lakeworks.adapters.lake:DeltaTableStore",
+    "file_reader": "lakeworks.adapters.lake:ArrowFileReader",
+    "sql_engine": "lakeworks.adapters.sql.duckdb:DuckDbEngine",
+    "sql_parser": "lakeworks.adapters.sql.statements:SqlglotStatementParser",
+    "secrets": "lakeworks.adapters.secrets:open_secret_box",
+    "filesystem": "lakeworks.adapters.artifacts:open_filesystem",
+    "list_folder": "lakeworks.adapters.artifacts:list_folder",
 }
 
 

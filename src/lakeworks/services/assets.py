@@ -9,6 +9,7 @@ mutates content of a stored version; description and tags may change.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -32,6 +33,7 @@ from lakeworks.core.refs import (
     parse_datastore_uri,
 )
 from lakeworks.errors import ConflictError, InvalidInputError, NotFoundError
+from lakeworks.services.datastores import DatastoreService, StoredPath
 from lakeworks.services.hashing import SNAPSHOT_EXCLUDES, hash_path
 from lakeworks.services.workspace import Workspace
 
@@ -93,7 +95,7 @@ class AssetService:
         return self.upload(local, prefix="code", excludes=SNAPSHOT_EXCLUDES)
 
     def key_of(self, uri: str) -> str:
-        """The artifact-store key of a default-datastore URI.
+        """The artifact-store key of a default-datastore URI (``locate`` handles any datastore).
 
         Raises:
             InvalidInputError: not a datastore URI.
@@ -111,15 +113,34 @@ class AssetService:
             )
         return parsed.path
 
+    def locate(self, uri: str) -> StoredPath:
+        """The datastore, artifact store and key of a datastore URI (any datastore).
+
+        Raises:
+            InvalidInputError: not a datastore URI.
+            NotFoundError: an unknown datastore.
+        """
+        parsed = parse_datastore_uri(uri)
+        if parsed is not None and parsed.datastore == DEFAULT_DATASTORE:
+            return StoredPath(DEFAULT_DATASTORE, self.ws.artifacts, parsed.path)
+        return DatastoreService(self.ws).locate(uri)
+
     def local_copy(self, uri: str) -> Path:
-        """A local path holding the stored file or folder ``uri`` (no copy for a local store)."""
-        key = self.key_of(uri)
-        store = self.ws.artifacts
+        """A local path holding the stored file or folder ``uri`` (no copy for a local store).
+
+        Default-datastore content is content-addressed and cached once; a remote named
+        datastore may change, so its copy is downloaded again on every call.
+        """
+        located = self.locate(uri)
+        key, store = located.key, located.store
         direct = store.local_path(key)
         if direct is not None:
             if not direct.exists():
-                raise NotFoundError(f"'{uri}' does not exist in the artifact store")
+                raise NotFoundError(f"'{uri}' does not exist in datastore '{located.datastore}'")
             return direct
+        if located.datastore != DEFAULT_DATASTORE:
+            return self.download_to(uri, self.ws.state_dir / "cache" / "datastores" /
+                                    located.datastore / key, located=located)
         cache = self.ws.state_dir / "cache" / key
         if not cache.exists():
             tmp = cache.with_name(cache.name + ".partial")
@@ -127,12 +148,37 @@ class AssetService:
             tmp.replace(cache)
         return cache
 
+    def download_to(self, uri: str, dest: Path, *, located: StoredPath | None = None) -> Path:
+        """Download a stored file or folder afresh: a folder's files into ``dest``, a file as
+        ``dest/<file name>``; returns that path. A previous copy at ``dest`` is replaced."""
+        located = located or self.locate(uri)
+        if not located.store.exists(located.key):
+            raise NotFoundError(f"'{uri}' does not exist in datastore '{located.datastore}'")
+        is_dir = located.store.is_dir(located.key) or not located.key
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        target = tmp if is_dir else tmp / Path(located.key).name
+        located.store.download(located.key, target)
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp.replace(dest)
+        except OSError:
+            if not dest.exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process put a fresh copy there
+        return dest if is_dir else dest / Path(located.key).name
+
     # -- registration ----------------------------------------------------------------------
 
     def _store_paths(self, spec: S) -> S:
         if isinstance(spec, DataSpec | ModelSpec) and not is_uri(spec.path):
             uri, digest = self.upload(Path(spec.path))
             return spec.model_copy(update={"path": uri, "data_hash": digest})  # type: ignore[return-value]
+        if isinstance(spec, DataSpec | ModelSpec):
+            parsed = parse_datastore_uri(spec.path)
+            if parsed is not None and parsed.datastore != DEFAULT_DATASTORE:
+                DatastoreService(self.ws).get(parsed.datastore)  # NotFoundError if unknown
         if isinstance(spec, ComponentSpec) and spec.code is not None and not is_uri(spec.code):
             uri, digest = self.snapshot_code(Path(spec.code))
             return spec.model_copy(update={"code": uri, "code_hash": digest})

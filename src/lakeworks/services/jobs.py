@@ -335,10 +335,10 @@ class JobService:
                        else " (it has not produced outputs yet)")
                 )
             dest = download_path / "named-outputs" / out
-            key = self.assets.key_of(record.outputs[out])
+            located = self.assets.locate(record.outputs[out])
             if dest.exists():
                 raise ConflictError(f"'{dest}' already exists; remove it or pick another path")
-            self.ws.artifacts.download(key, dest)
+            located.store.download(located.key, dest)
             written.append(dest)
         if output_name is None:
             dest = download_path / "artifacts"

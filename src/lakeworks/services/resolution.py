@@ -78,7 +78,7 @@ class JobResolver:
                     out.path, name="job", output_name=out_name, datastore=DEFAULT_DATASTORE
                 )
                 try:
-                    self.assets.key_of(sample)
+                    self.assets.locate(sample)
                 except (InvalidInputError, NotFoundError) as exc:
                     raise InvalidInputError(f"{where}: {exc}") from None
         return step.model_copy(update={"component": comp, "inputs": inputs})
@@ -173,11 +173,15 @@ class JobResolver:
         return value.model_copy(update={"path": uri, "content_hash": digest})
 
     def _stored_hash(self, uri: str, where: str) -> str | None:
-        key = self.assets.key_of(uri)
-        store = self.assets.ws.artifacts
-        if not store.exists(key):
-            raise NotFoundError(f"{where}: '{uri}' does not exist in the workspace's datastore")
-        local = store.local_path(key)
+        try:
+            located = self.assets.locate(uri)
+        except NotFoundError as exc:
+            raise NotFoundError(f"{where}: {exc}") from None
+        if not located.store.exists(located.key):
+            raise NotFoundError(
+                f"{where}: '{uri}' does not exist in datastore '{located.datastore}'"
+            )
+        local = located.store.local_path(located.key)
         return hash_path(local) if local is not None else None
 
 

@@ -22,7 +22,7 @@ from lakeworks.core.environments import EnvironmentPlan
 from lakeworks.core.expressions import BindingKind, parse_binding
 from lakeworks.core.graph import build_graph
 from lakeworks.core.jobs import COMMAND_STEP, JobRecord, JobSpec, JobStatus
-from lakeworks.errors import LakeworksError
+from lakeworks.errors import LakeworksError, NotFoundError
 from lakeworks.ports.compute import StepExecutor
 from lakeworks.ports.metadata import CacheEntry
 from lakeworks.services import adapter_registry
@@ -109,9 +109,13 @@ class JobRunner:
         entry = self.ws.metadata.cache.get(key)
         if entry is None:
             return key, None
-        store = self.ws.artifacts
-        if not all(store.exists(self.assets.key_of(u)) for u in entry.outputs.values()):
-            return key, None
+        for uri in entry.outputs.values():
+            try:
+                located = self.assets.locate(uri)
+            except NotFoundError:  # its datastore was deleted, or lacks a credential now
+                return key, None
+            if not located.store.exists(located.key):
+                return key, None
         return key, entry
 
     def _mark_reused(self, step_name: str, entry: CacheEntry) -> None:

@@ -32,12 +32,13 @@ from lakeworks.core.expressions import (
 )
 from lakeworks.core.io import DATA_TYPES, DataInput, Literal_, OutputSpec, coerce_literal
 from lakeworks.core.jobs import JobSpec, StepSpec
-from lakeworks.core.refs import DEFAULT_DATASTORE, datastore_uri
+from lakeworks.core.refs import DEFAULT_DATASTORE
 from lakeworks.ports.compute import StepExecutor, StepResult
 from lakeworks.ports.environments import EnvironmentBuilder
 from lakeworks.ports.tracking import Tracking
 from lakeworks.services import adapter_registry
 from lakeworks.services.assets import AssetService, is_uri
+from lakeworks.services.datastores import StoredPath
 from lakeworks.services.hashing import hash_path, hash_text
 from lakeworks.services.workspace import Workspace
 
@@ -296,6 +297,11 @@ def _materialise(
     if value.mode is not None and value.mode.value == "direct" and not spark:
         return value.path
     if value.path.startswith("azureml://"):
+        located = ctx.assets.locate(value.path)
+        if located.datastore != DEFAULT_DATASTORE and located.store.local_path(located.key) is None:
+            # a remote named datastore may change: a fresh copy for this step
+            dest = job_dir(ctx.ws, job_name) / "inputs" / name
+            return str(ctx.assets.download_to(value.path, dest, located=located))
         return str(ctx.assets.local_copy(value.path))
     if is_uri(value.path):
         dest = job_dir(ctx.ws, job_name) / "inputs" / name
@@ -366,18 +372,18 @@ def _commit_outputs(
     store = ctx.ws.artifacts
     for name, path in staging.items():
         digest = hash_path(path)
-        key = f"azureml/{job_name}/{name}"
+        target = StoredPath(DEFAULT_DATASTORE, store, f"azureml/{job_name}/{name}")
         override = step.outputs.get(name)
         if isinstance(override, OutputSpec) and override.path:
-            key = ctx.assets.key_of(
+            target = ctx.assets.locate(
                 render_output_path(
                     override.path, name=job_name, output_name=name, datastore=DEFAULT_DATASTORE
                 )
             )
-            if store.exists(key):
-                store.delete(key)
-        store.commit_dir(path, key)
-        uris[name] = datastore_uri(key)
+            if target.store.exists(target.key):
+                target.store.delete(target.key)
+        target.store.commit_dir(path, target.key)
+        uris[name] = target.uri
         hashes[name] = digest
     return StepOutputs(uris=uris, hashes=hashes)
 

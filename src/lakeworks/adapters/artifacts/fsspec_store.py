@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 #: environment variables read, in order, when an s3:// store is opened without an endpoint
 S3_ENDPOINT_ENV_VARS = ("LAKEWORKS_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
 S3_PROTOCOLS = frozenset({"s3", "s3a"})
+#: Azure Blob / ADLS Gen2 protocols, served by adlfs (the ``lakeworks[azure]`` extra)
+AZURE_PROTOCOLS = frozenset({"abfs", "abfss", "az"})
 
 _Action = Literal["read", "write", "list", "delete"]
 
@@ -316,6 +318,10 @@ def _filesystem_class(protocol: str, url: str) -> Any:
     except ImportError as exc:
         if protocol in S3_PROTOCOLS:
             raise MissingDependencyError("s3fs", "s3", "An s3:// artifact store") from exc
+        if protocol in AZURE_PROTOCOLS:
+            raise MissingDependencyError(
+                "adlfs", "azure", f"Azure storage ({protocol}://, {url})"
+            ) from exc
         raise InvalidInputError(
             f"artifact store URL {url!r} needs a package that is not installed: {exc}"
         ) from exc
