@@ -169,5 +169,9 @@ class SqlEngine(Protocol):
         """
         ...
 
+    def unregister(self, database: str, name: str) -> None:
+        """Forget a table (dropped from the catalog); unknown names are ignored."""
+        ...
+
     def close(self) -> None:
         ...
