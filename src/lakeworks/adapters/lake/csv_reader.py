@@ -1,6 +1,7 @@
 """CSV files as a stream of Arrow batches: options, type inference, malformed rows, progress.
 
-Owns reading one or more CSV files with pyarrow's streaming reader (blocks of
+Owns reading one or more CSV files into Arrow: a small local file at once on all cores
+(``WHOLE_FILE_BYTES``), anything else with pyarrow's streaming reader (blocks of
 ``block_size`` bytes). Parsing uses threads unless malformed rows are kept as rejects, which
 needs one thread for pyarrow to number them; a file found malformed (or holding a value that
 does not fit) on the threaded path is read again on one thread to name the lines:
@@ -201,6 +202,38 @@ def _batches(reader: pacsv.CSVStreamingReader, file: SourceFile, schema: pa.Sche
         yield batch
 
 
+#: A single local, uncompressed file up to this size is parsed at once, on all cores, and its
+#: types inferred from the whole file; larger ones (or folders, remote or compressed files)
+#: stream block by block.
+WHOLE_FILE_BYTES = 256 << 20
+
+
+def _raise_on_bad_row(row: Any) -> str:
+    return "error"
+
+
+def _read_whole(file: SourceFile, settings: CsvSettings, limit: int) -> pa.Table | None:
+    """The whole file parsed at once, or None to take the streaming path (a malformed file,
+    or one that is not a small local plain file; the streaming path names the bad lines)."""
+    if file.fs is not None or file.compression or file.size is None or (
+        file.size > limit
+    ):
+        return None
+    try:
+        table = pacsv.read_csv(
+            file.url,
+            read_options=settings.read_options(threads=True),
+            parse_options=settings.parse_options(file, _raise_on_bad_row),
+            convert_options=settings.convert_options(settings.types),
+        )
+    except (pa.ArrowInvalid, OSError):
+        return None
+    nulls = _null_columns(table.schema)
+    return table.cast(pa.schema([
+        pa.field(f.name, nulls.get(f.name, f.type)) for f in table.schema
+    ])) if nulls else table
+
+
 def csv_stream(
     files: Sequence[SourceFile],
     options: Mapping[str, Any],
@@ -209,6 +242,7 @@ def csv_stream(
     rejects: list[Any],
     progress: Progress,
     block_size: int,
+    whole_file_bytes: int = WHOLE_FILE_BYTES,
 ) -> Iterator[Any]:
     """The schema, then the batches of every file in ``files`` (one schema for all).
 
@@ -216,6 +250,15 @@ def csv_stream(
     it is opened again only when a column of that block is empty (to read it as strings).
     """
     settings = CsvSettings(options, block_size)
+    if len(files) == 1 and not skip_bad_rows:
+        whole = _read_whole(files[0], settings, whole_file_bytes)
+        if whole is not None:
+            yield whole.schema
+            for batch in whole.to_batches(max_chunksize=1 << 17):
+                progress.batch(batch.num_rows, files[0].size or 0)
+                yield batch
+            progress.file_done(files[0].size, files[0].size or 0)
+            return
     schema: pa.Schema | None = None
     several = len(files) > 1
     # Parsing with threads loses line numbers: used unless bad rows are kept as rejects; if

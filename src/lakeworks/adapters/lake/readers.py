@@ -10,13 +10,14 @@ is read*: look at them after consuming ``data``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakeworks.adapters.lake.csv_reader import CSV_OPTIONS, csv_stream
+from lakeworks.adapters.lake.csv_reader import CSV_OPTIONS, WHOLE_FILE_BYTES, csv_stream
 from lakeworks.adapters.lake.json_reader import JSON_OPTIONS, json_stream
 from lakeworks.adapters.lake.reading import Progress, ProgressCallback, primed
 from lakeworks.adapters.lake.sources import SourceFile, find_sources
@@ -94,6 +95,8 @@ class ArrowFileReader:
         on_progress: called as ``on_progress(bytes_read, total_bytes, rows_read)`` after each
             batch and at the end of each file.
         block_size: bytes parsed per CSV/JSON block; types are inferred from the first block.
+        whole_file_bytes: a single local, uncompressed CSV file up to this size is parsed at
+            once on all cores, with types inferred from the whole file.
 
     Options (``read(options=...)``):
         csv: ``delimiter`` (``sep``), ``quote_char``, ``escape_char``, ``newlines_in_values``,
@@ -109,9 +112,11 @@ class ArrowFileReader:
     """
 
     def __init__(self, *, on_progress: ProgressCallback | None = None,
-                 block_size: int = _DEFAULT_BLOCK) -> None:
+                 block_size: int = _DEFAULT_BLOCK,
+                 whole_file_bytes: int = WHOLE_FILE_BYTES) -> None:
         self._on_progress = on_progress
         self._block_size = block_size
+        self._whole_file_bytes = whole_file_bytes
 
     def read(
         self,
@@ -141,8 +146,11 @@ class ArrowFileReader:
         total = sum(s for s in sizes if s is not None) if None not in sizes else None
         progress = Progress(total, self._on_progress)
         rejects: list[Reject] = []
-        stream = _STREAMS[fmt](files, given, skip_bad_rows=skip_bad_rows, rejects=rejects,
-                               progress=progress, block_size=self._block_size)
+        make = _STREAMS[fmt]
+        if fmt == "csv":
+            make = functools.partial(csv_stream, whole_file_bytes=self._whole_file_bytes)
+        stream = make(files, given, skip_bad_rows=skip_bad_rows, rejects=rejects,
+                      progress=progress, block_size=self._block_size)
         try:
             schema, batches = primed(stream)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
