@@ -66,6 +66,18 @@ class Settings(BaseSettings):
         default=None, description="S3 endpoint for s3:// artifact stores (e.g. a local server)"
     )
     log_level: str = Field(default="WARNING", description="Python logging level")
+    spark_master: str | None = Field(
+        default=None,
+        description="Spark master for lakeworks.spark sessions (spark://host:7077); "
+        "default: local[N], one thread per CPU",
+    )
+    spark_remote: str | None = Field(
+        default=None, description="Spark Connect URL (sc://host:15002) instead of a master"
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark settings for lakeworks.spark sessions, over Lakeworks' defaults",
+    )
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
