@@ -9,9 +9,11 @@ The object model, as in Azure ML's SDK v2 (``azure.ai.ml``)::
     ├── jobs          Command / PipelineJob  runs of components; MLflow runs in the workspace
     ├── models        Model                  registered models with lineage to their job
     ├── datastores    AzureBlobDatastore ... named storage roots (local, S3, Azure Blob, ADLS Gen2)
+    ├── lake          lake tables            Delta tables shared by Spark and SQL (ml_client.sql(...))
     └── workspaces    Workspace              name, location, resource_group
 
-Builders: ``command(...)``, ``@dsl.pipeline``, ``load_component(...)``, ``load_job(...)``,
+Builders: ``command(...)``, ``spark(...)`` (a Spark job; ``spark.session()`` is a SparkSession
+on the workspace's lake), ``@dsl.pipeline``, ``load_component(...)``, ``load_job(...)``,
 ``Input``, ``Output``. Azure code runs with its imports changed from ``azure.ai.ml`` to
 ``lakeworks`` (entities from ``lakeworks.entities``, credentials from ``lakeworks.identity``).
 Names are imported lazily so that ``lakeworks --help`` stays fast.
@@ -36,6 +38,7 @@ _EXPORTS = {
     "load_model": "lakeworks.client.loaders",
     "load_datastore": "lakeworks.client.datastore_yaml",
     "dsl": "lakeworks.dsl",
+    "spark": "lakeworks.spark",
 }
 
 __all__ = [
@@ -51,10 +54,11 @@ __all__ = [
     "load_environment",
     "load_job",
     "load_model",
+    "spark",
 ]
 
 if TYPE_CHECKING:
-    from lakeworks import dsl
+    from lakeworks import dsl, spark
     from lakeworks.client.builders import command
     from lakeworks.client.datastore_yaml import load_datastore
     from lakeworks.client.entities.io import Input, Output
@@ -73,6 +77,6 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'lakeworks' has no attribute {name!r}")
     mod = importlib.import_module(module)
-    value = mod if name == "dsl" else getattr(mod, name)
+    value = mod if name in ("dsl", "spark") else getattr(mod, name)
     globals()[name] = value
     return value

@@ -17,6 +17,7 @@ from lakeworks.client.entities.datastores import (
     ServicePrincipalConfiguration,
 )
 from lakeworks.client.entities.jobs import CommandJob, Job, PipelineJob, PipelineJobSettings
+from lakeworks.client.entities.spark import SparkComponent
 
 __all__ = [
     "AccountKeyConfiguration",
@@ -39,5 +40,6 @@ __all__ = [
     "S3Datastore",
     "SasTokenConfiguration",
     "ServicePrincipalConfiguration",
+    "SparkComponent",
     "Workspace",
 ]

@@ -297,3 +297,21 @@ def run_entry(entry: str, args: list[str], conf: dict[str, str] | None = None) -
         sys.argv, sys.path[:] = saved_argv, saved_path
         if not had_session:
             spark.stop()
+
+
+class _SparkModule(type(sys)):  # type: ignore[misc]
+    """This module, callable: ``lakeworks.spark(...)`` builds a Spark job or node.
+
+    Azure code writes ``from azure.ai.ml import spark`` and calls ``spark(code=...,
+    entry=...)``; with its imports changed to ``lakeworks`` the same name is this module, so
+    calling it forwards to ``lakeworks.client.builders.spark`` while ``lakeworks.spark.session()``
+    keeps working.
+    """
+
+    def __call__(self, **kwargs: Any) -> Any:
+        from lakeworks.client.builders import spark as build_spark
+
+        return build_spark(**kwargs)
+
+
+sys.modules[__name__].__class__ = _SparkModule

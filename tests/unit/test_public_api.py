@@ -9,7 +9,7 @@ import lakeworks.entities
 def test_top_level_names() -> None:
     assert sorted(lakeworks.__all__) == [
         "Input", "MLClient", "Output", "__version__", "command", "dsl", "load_component",
-        "load_data", "load_datastore", "load_environment", "load_job", "load_model",
+        "load_data", "load_datastore", "load_environment", "load_job", "load_model", "spark",
     ]
     for name in lakeworks.__all__:
         assert getattr(lakeworks, name) is not None
@@ -21,5 +21,22 @@ def test_entity_names() -> None:
         "BuildContext", "Command", "CommandComponent", "CommandJob", "Data", "Datastore",
         "EnvVar", "Environment", "Job", "LocalDatastore", "Model", "PipelineJob",
         "PipelineJobSettings", "S3Credentials", "S3Datastore", "SasTokenConfiguration",
-        "ServicePrincipalConfiguration", "Workspace",
+        "ServicePrincipalConfiguration", "SparkComponent", "Workspace",
     ]
+
+
+def test_spark_is_both_the_session_module_and_azures_builder() -> None:
+    from lakeworks import Output, spark
+    from lakeworks.entities import SparkComponent
+
+    # `from azure.ai.ml import spark` code calls it; Lakeworks code uses `spark.session()`.
+    job = spark(
+        code=".", entry={"file": "prep.py"}, args="--out ${{outputs.out}}",
+        outputs={"out": Output(type="uri_folder")}, conf={"spark.driver.memory": "1g"},
+    )
+    assert isinstance(job.component, SparkComponent)
+    assert job.component.entry == {"file": "prep.py"}
+    assert callable(spark.session)
+    import lakeworks.spark as module
+
+    assert module is spark
