@@ -31,7 +31,13 @@ from pathlib import Path
 
 LAB_COLUMNS = ["season", "mnth", "holiday", "weekday", "workingday", "weathersit", "temp",
                "atemp", "hum", "windspeed", "rentals"]
-DEFAULT_CSV = Path("/work/shared/datasets/bike-rentals-daily/bike-rentals-daily.csv")
+
+def default_csv() -> Path:
+    """The daily bike data shipped with Lakeworks."""
+    from lakeworks.sample_data import dataset_path
+
+    return dataset_path("bike-rentals-daily")
+
 GROUP_BY = ("SELECT season, COUNT(*) AS days, AVG(rentals) AS mean_rentals "
             "FROM bike_data GROUP BY season ORDER BY season")
 
@@ -102,7 +108,7 @@ def make_workspace(root: Path, csv: Path) -> tuple[Path, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    parser.add_argument("--csv", type=Path, default=None)
     parser.add_argument("--child", choices=["lakeworks", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("target", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -114,7 +120,7 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory(prefix="lakeworks-spark-bench-") as tmp:
-        ws_path, table_path = make_workspace(Path(tmp), args.csv)
+        ws_path, table_path = make_workspace(Path(tmp), args.csv or default_csv())
         lakeworks_runs, plain_runs = [], []
         for _ in range(args.repeats):  # alternate, so that load drifts hit both alike
             lakeworks_runs.append(run_child("--child", "lakeworks", str(ws_path)))

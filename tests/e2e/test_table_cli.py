@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
+from lakeworks.sample_data import dataset_path
+
 RunCli = Callable[..., Result]
 
-BIKES = Path("/work/shared/datasets/bike-rentals-daily/bike-rentals-daily.csv")
+BIKES = dataset_path("bike-rentals-daily")
 VERBS = ("load", "list", "show", "history", "drop", "create-database", "list-databases",
          "drop-database")
 
 
 @pytest.fixture
 def bikes_csv() -> Path:
-    if not BIKES.is_file():
-        pytest.skip(f"the bike-rentals data set is not at {BIKES}")
     return BIKES
 
 

@@ -21,17 +21,16 @@ import pytest
 from lakeworks import MLClient
 from lakeworks.core.lake import WriteMode
 from lakeworks.errors import ConflictError, InvalidInputError, NotFoundError, StateError
+from lakeworks.sample_data import dataset_path
 from lakeworks.services.lake import LakeService
 from lakeworks.services.workspace import Workspace, create_workspace, open_workspace
 from lakeworks.testing.s3 import S3Server
 
-BIKES = Path("/work/shared/datasets/bike-rentals-daily/bike-rentals-daily.csv")
+BIKES = dataset_path("bike-rentals-daily")
 
 
 @pytest.fixture
 def bikes_csv() -> Path:
-    if not BIKES.is_file():
-        pytest.skip(f"the bike-rentals data set is not at {BIKES}")
     return BIKES
 
 

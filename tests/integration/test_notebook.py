@@ -27,10 +27,11 @@ from traitlets.config import Config
 
 from lakeworks.errors import InvalidInputError, MissingDependencyError, NotFoundError
 from lakeworks.notebook import TablePreview, display, load_ipython_extension
+from lakeworks.sample_data import dataset_path
 from lakeworks.services.lake import LakeService
 from lakeworks.services.workspace import Workspace
 
-BIKE_CSV = Path("/work/shared/datasets/bike-rentals-daily/bike-rentals-daily.csv")
+BIKE_CSV = dataset_path("bike-rentals-daily")
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from lakeworks.core.lake import WriteMode
 from lakeworks.errors import ConflictError
+from lakeworks.sample_data import dataset_path
 from lakeworks.services.workspace import Workspace
 
 pytestmark = pytest.mark.spark
@@ -37,7 +38,7 @@ import lakeworks.spark as lwspark  # noqa: E402
 from lakeworks.adapters.spark.storage import storage_options  # noqa: E402
 from lakeworks.services.lake import LakeService  # noqa: E402
 
-BIKE_CSV = Path("/work/shared/datasets/bike-rentals-daily/bike-rentals-daily.csv")
+BIKE_CSV = dataset_path("bike-rentals-daily")
 LAB_COLUMNS = ["season", "mnth", "holiday", "weekday", "workingday", "weathersit", "temp",
                "atemp", "hum", "windspeed", "rentals"]
 

@@ -97,3 +97,76 @@ def test_spark_job_yaml_with_inline_entry(tmp_path: Path) -> None:
 def test_bad_spark_fields(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         spark(code=tmp_path, **kwargs).component._to_spec()  # type: ignore[arg-type]
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_pipeline_mixes_a_spark_step_and_a_python_step(tmp_path: Path) -> None:
+    """Spark engineers features from a lake table; a Python step trains on its output."""
+    import json
+    import shutil
+
+    from lakeworks import MLClient, command, dsl
+    from lakeworks.sample_data import dataset_path
+    from lakeworks.services.workspace import create_workspace
+    from lakeworks.testing.workspace import stop_workspace_processes
+
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (a JRE 17 on PATH)")
+    ws = create_workspace(tmp_path / "ws")
+    try:
+        ml = MLClient(workspace=ws.path)
+        ml.lake.load(str(dataset_path("bike-rentals-daily")), "bike_data")
+        src = tmp_path / "src"
+        src.mkdir()
+        write(src / "features.py", """
+            import argparse
+            from pyspark.sql import SparkSession
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--features")
+            args = parser.parse_args()
+            spark = SparkSession.builder.getOrCreate()
+            df = spark.sql("SELECT season, temp, rentals FROM bike_data WHERE rentals > 1000")
+            df.write.mode("overwrite").saveAsTable("bike_features")
+            df.write.mode("overwrite").parquet(args.features)
+        """)
+        write(src / "train.py", """
+            import json, sys, pathlib
+            import pyarrow.parquet as pq
+            rows = pq.read_table(sys.argv[1]).to_pylist()
+            by_season = {}
+            for r in rows:
+                by_season.setdefault(r["season"], []).append(r["rentals"])
+            model = {s: sum(v) / len(v) for s, v in by_season.items()}
+            pathlib.Path(sys.argv[2], "model.json").write_text(json.dumps(model))
+        """)
+        features = spark(
+            code=src, entry={"file": "features.py"}, args="--features ${{outputs.features}}",
+            outputs={"features": Output(type="uri_folder")},
+            conf={"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": 2},
+        )
+        train = command(
+            code=src, command="python train.py ${{inputs.features}} ${{outputs.model}}",
+            inputs={"features": Input(type="uri_folder")},
+            outputs={"model": Output(type="uri_folder")},
+        )
+
+        @dsl.pipeline()
+        def flow() -> dict[str, object]:
+            made = features()
+            trained = train(features=made.outputs.features)
+            return {"model": trained.outputs.model}
+
+        job = ml.jobs.create_or_update(flow())
+        ml.jobs.stream(job.name)
+        assert ml.jobs.get(job.name).status == "Completed"
+        out = tmp_path / "out"
+        ml.jobs.download(job.name, download_path=out, output_name="model")
+        model = json.loads(next(out.rglob("model.json")).read_text())
+        expected = ml.sql("SELECT season, AVG(rentals) AS mean FROM bike_features "
+                          "GROUP BY season").to_pylist()
+        assert model == pytest.approx({r["season"]: r["mean"] for r in expected})
+        assert len(model) == 4
+    finally:
+        stop_workspace_processes(ws)
+        ws.close()

@@ -1,8 +1,8 @@
 """The SparkSession factory: local settings fit for a small machine, Delta and the lake wired in.
 
 Owns building a session (classic ``local[N]`` by default, a ``spark://`` cluster master, or a
-Spark Connect ``sc://`` URL), the defaults that matter on two cores (measured in
-``shared/reference/lake-sql-spark.md`` §4), registering the ``deltars`` data source (and
+Spark Connect ``sc://`` URL), the defaults that matter on two cores (``default_conf``:
+shuffle partitions at twice the cores instead of 200, no UI, Arrow transfers), registering the ``deltars`` data source (and
 ``delta`` as its alias on local masters, where no delta-spark jar exists), and binding the
 lake's tables into Spark's catalog (``tables.py``). It knows nothing of workspaces: the
 entry point (``lakeworks.spark``) passes the warehouse, the tables and the catalog hooks.
