@@ -8,6 +8,7 @@ shipped daily bike data.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -88,3 +89,21 @@ def test_readme_python_example(workspace: Workspace) -> None:
         "assert ml_client.lake.read('corrections').num_rows == 1\n"
     )
     run_in(workspace, [sys.executable, "-c", script])
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_readme_spark_example(workspace: Workspace) -> None:
+    import shutil
+
+    pytest.importorskip("pyspark", reason="PySpark is the 'spark' extra")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java 17+ (java on PATH or JAVA_HOME)")
+    (spark_block,) = [b for b in lake_blocks("python") if "lakeworks.spark" in b]
+    run_in(workspace, ["lakeworks", "table", "load", "day.csv", "--name", "bike_data"])
+    run_in(workspace, [sys.executable, "-c", spark_block + "\nspark.stop()\n"])
+    counts = run_in(workspace, [
+        "lakeworks", "sql", "SELECT (SELECT COUNT(*) FROM dry_days) AS saved, "
+        "(SELECT COUNT(*) FROM bike_data WHERE hum < 50) AS expected", "-o", "json"])
+    (row,) = json.loads(counts.stdout)
+    assert row["saved"] == row["expected"] > 0
