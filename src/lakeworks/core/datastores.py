@@ -74,6 +74,27 @@ OPTION_FIELDS: Mapping[DatastoreType, Mapping[str, str | None]] = {
 }
 
 AZURE_TYPES = frozenset({DatastoreType.AZURE_BLOB, DatastoreType.AZURE_DATA_LAKE_GEN2})
+
+#: Storage option names as datastores and fsspec spell them -> the configuration keys of
+#: object_store, the storage layer of delta-rs (what the lake and Spark adapters pass on)
+OBJECT_STORE_KEYS: Mapping[str, str] = {
+    "endpoint_url": "AWS_ENDPOINT_URL",
+    "endpoint": "AWS_ENDPOINT_URL",
+    "key": "AWS_ACCESS_KEY_ID",
+    "access_key_id": "AWS_ACCESS_KEY_ID",
+    "secret": "AWS_SECRET_ACCESS_KEY",
+    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "token": "AWS_SESSION_TOKEN",
+    "session_token": "AWS_SESSION_TOKEN",
+    "region": "AWS_REGION",
+    "region_name": "AWS_REGION",
+    "account_name": "AZURE_STORAGE_ACCOUNT_NAME",
+    "account_key": "AZURE_STORAGE_ACCOUNT_KEY",
+    "sas_token": "AZURE_STORAGE_SAS_TOKEN",
+    "tenant_id": "AZURE_STORAGE_TENANT_ID",
+    "client_id": "AZURE_STORAGE_CLIENT_ID",
+    "client_secret": "AZURE_STORAGE_CLIENT_SECRET",
+}
 DEFAULT_AZURE_ENDPOINT = "core.windows.net"
 
 

@@ -21,27 +21,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from lakeworks.core.datastores import OBJECT_STORE_KEYS
+
 _S3 = ("s3", "s3a")
 _AZURE = ("abfs", "abfss", "az", "adl")
 
-_DELTA_KEYS = {
-    "endpoint_url": "AWS_ENDPOINT_URL",
-    "endpoint": "AWS_ENDPOINT_URL",
-    "key": "AWS_ACCESS_KEY_ID",
-    "access_key_id": "AWS_ACCESS_KEY_ID",
-    "secret": "AWS_SECRET_ACCESS_KEY",
-    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
-    "token": "AWS_SESSION_TOKEN",
-    "session_token": "AWS_SESSION_TOKEN",
-    "region": "AWS_REGION",
-    "region_name": "AWS_REGION",
-    "account_name": "AZURE_STORAGE_ACCOUNT_NAME",
-    "account_key": "AZURE_STORAGE_ACCOUNT_KEY",
-    "sas_token": "AZURE_STORAGE_SAS_TOKEN",
-    "tenant_id": "AZURE_STORAGE_TENANT_ID",
-    "client_id": "AZURE_STORAGE_CLIENT_ID",
-    "client_secret": "AZURE_STORAGE_CLIENT_SECRET",
-}
 _PASS_THROUGH = ("aws_", "azure_", "google_", "gcs_", "hdfs_")
 
 
@@ -93,8 +77,8 @@ def delta_options(url: str, options: Mapping[str, Any]) -> dict[str, str]:
         elif key == "account_host":
             host = str(value)
             result["AZURE_STORAGE_ENDPOINT"] = host if "://" in host else f"https://{host}"
-        elif key in _DELTA_KEYS:
-            result[_DELTA_KEYS[key]] = str(value)
+        elif key in OBJECT_STORE_KEYS:
+            result[OBJECT_STORE_KEYS[key]] = str(value)
         else:
             result[key.upper()] = str(value)
     if scheme in _S3:

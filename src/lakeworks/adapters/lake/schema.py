@@ -21,6 +21,7 @@ case-insensitive; missing nullable columns filled with nulls; safe widening only
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -124,34 +125,29 @@ def _cast_array(array: pa.Array | pa.ChunkedArray, target: pa.DataType,
         ) from None
 
 
+def _conformed(data: pa.RecordBatch | pa.Table, target: pa.Schema) -> list[Any]:
+    """``data``'s columns matched to ``target``'s by name (case-insensitive), cast, or nulls."""
+    by_name = {name.lower(): i for i, name in enumerate(data.schema.names)}
+    columns: list[Any] = []
+    for f in target:
+        index = by_name.get(f.name.lower())
+        columns.append(pa.nulls(data.num_rows, f.type) if index is None
+                       else _cast_array(data.column(index), f.type, f.name))
+    return columns
+
+
 def conform_batch(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
     """``batch`` with exactly ``target``'s columns (by name, case-insensitive) and types."""
     if batch.schema == target:
         return batch
-    by_name = {name.lower(): i for i, name in enumerate(batch.schema.names)}
-    arrays = []
-    for f in target:
-        index = by_name.get(f.name.lower())
-        if index is None:
-            arrays.append(pa.nulls(batch.num_rows, f.type))
-            continue
-        arrays.append(_cast_array(batch.column(index), f.type, f.name))
-    return pa.RecordBatch.from_arrays(arrays, schema=target)
+    return pa.RecordBatch.from_arrays(_conformed(batch, target), schema=target)
 
 
 def conform_table(table: pa.Table, target: pa.Schema) -> pa.Table:
     """``table`` with exactly ``target``'s columns (by name, case-insensitive) and types."""
     if table.schema == target:
         return table
-    by_name = {name.lower(): i for i, name in enumerate(table.schema.names)}
-    columns = []
-    for f in target:
-        index = by_name.get(f.name.lower())
-        if index is None:
-            columns.append(pa.nulls(table.num_rows, f.type))
-            continue
-        columns.append(_cast_array(table.column(index), f.type, f.name))
-    return pa.Table.from_arrays(columns, schema=target)
+    return pa.Table.from_arrays(_conformed(table, target), schema=target)
 
 
 def conform_stream(batches: Iterator[pa.RecordBatch], target: pa.Schema) -> Iterator[

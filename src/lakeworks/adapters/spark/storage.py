@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 import pyarrow.fs as pafs
 from deltalake.fs import DeltaStorageHandler
 
+from lakeworks.core.datastores import OBJECT_STORE_KEYS
 from lakeworks.errors import InvalidInputError
 
 # options the data source reads itself, and keys Spark adds to a table's options
@@ -24,25 +25,6 @@ RESERVED_OPTIONS = frozenset({
     "overwriteschema", "partitionby", "mode", "external",
 })
 
-# fsspec / Lakeworks datastore option names -> object_store (delta-rs) keys
-_TRANSLATE = {
-    "endpoint_url": "AWS_ENDPOINT_URL",
-    "endpoint": "AWS_ENDPOINT_URL",
-    "key": "AWS_ACCESS_KEY_ID",
-    "access_key_id": "AWS_ACCESS_KEY_ID",
-    "secret": "AWS_SECRET_ACCESS_KEY",
-    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
-    "token": "AWS_SESSION_TOKEN",
-    "session_token": "AWS_SESSION_TOKEN",
-    "region": "AWS_REGION",
-    "region_name": "AWS_REGION",
-    "account_name": "AZURE_STORAGE_ACCOUNT_NAME",
-    "account_key": "AZURE_STORAGE_ACCOUNT_KEY",
-    "sas_token": "AZURE_STORAGE_SAS_TOKEN",
-    "tenant_id": "AZURE_STORAGE_TENANT_ID",
-    "client_id": "AZURE_STORAGE_CLIENT_ID",
-    "client_secret": "AZURE_STORAGE_CLIENT_SECRET",
-}
 _S3 = ("s3://", "s3a://")
 
 
@@ -122,7 +104,7 @@ def storage_options(options: Mapping[str, str], url: str = "") -> dict[str, str]
         elif key.startswith(("aws_", "azure_", "google_", "gcs_", "hdfs_")):
             result[key.upper() if key != "aws_conditional_put" else key] = str(value)
         else:
-            result[_TRANSLATE.get(key, key.upper())] = str(value)
+            result[OBJECT_STORE_KEYS.get(key, key.upper())] = str(value)
     endpoint = result.get("AWS_ENDPOINT_URL", "")
     if endpoint.startswith("http://"):
         result.setdefault("AWS_ALLOW_HTTP", "true")
