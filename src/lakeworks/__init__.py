@@ -12,7 +12,8 @@ The object model, as in Azure ML's SDK v2 (``azure.ai.ml``)::
     ├── lake          lake tables            Delta tables shared by Spark and SQL (ml_client.sql(...))
     └── workspaces    Workspace              name, location, resource_group
 
-Builders: ``command(...)``, ``spark(...)`` (a Spark job; ``spark.session()`` is a SparkSession
+Builders: ``command(...)``, ``automl.regression(...)``/``automl.classification(...)``,
+``spark(...)`` (a Spark job; ``spark.session()`` is a SparkSession
 on the workspace's lake), ``@dsl.pipeline``, ``load_component(...)``, ``load_job(...)``,
 ``Input``, ``Output``. Azure code runs with its imports changed from ``azure.ai.ml`` to
 ``lakeworks`` (entities from ``lakeworks.entities``, credentials from ``lakeworks.identity``).
@@ -39,6 +40,7 @@ _EXPORTS = {
     "load_datastore": "lakeworks.client.datastore_yaml",
     "dsl": "lakeworks.dsl",
     "spark": "lakeworks.spark",
+    "automl": "lakeworks.automl",
 }
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "MLClient",
     "Output",
     "__version__",
+    "automl",
     "command",
     "dsl",
     "load_component",
@@ -58,7 +61,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from lakeworks import dsl, spark
+    from lakeworks import automl, dsl, spark
     from lakeworks.client.builders import command
     from lakeworks.client.datastore_yaml import load_datastore
     from lakeworks.client.entities.io import Input, Output
@@ -77,6 +80,6 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'lakeworks' has no attribute {name!r}")
     mod = importlib.import_module(module)
-    value = mod if name in ("dsl", "spark") else getattr(mod, name)
+    value = mod if name in ("dsl", "spark", "automl") else getattr(mod, name)
     globals()[name] = value
     return value

@@ -8,7 +8,7 @@ import lakeworks.entities
 
 def test_top_level_names() -> None:
     assert sorted(lakeworks.__all__) == [
-        "Input", "MLClient", "Output", "__version__", "command", "dsl", "load_component",
+        "Input", "MLClient", "Output", "__version__", "automl", "command", "dsl", "load_component",
         "load_data", "load_datastore", "load_environment", "load_job", "load_model", "spark",
     ]
     for name in lakeworks.__all__:

@@ -21,6 +21,7 @@ import typer
 from typer.core import TyperGroup
 
 from lakeworks.cli import (
+    automl,
     component,
     config,
     data,
@@ -103,6 +104,7 @@ app.add_typer(server.app, name="server")
 app.add_typer(datastore.app, name="datastore")
 app.add_typer(table.app, name="table")
 app.add_typer(sql.app, name="sql")
+app.add_typer(automl.app, name="automl")
 app.add_typer(config.app, name="config")
 app.add_typer(quickstart.app, name="quickstart")
 

@@ -259,10 +259,14 @@ def load_job(
         return _pipeline(doc)
     if kind == "spark":
         return _spark_job(doc)
+    if kind == "automl":
+        from lakeworks.client.automl_yaml import automl_job_from
+
+        return automl_job_from(doc)  # type: ignore[return-value]
     if kind != "command":
         raise doc.error(
             f"job type {kind!r} is not supported here", ("type",),
-            allowed=["command", "pipeline", "spark"],
+            allowed=["automl", "command", "pipeline", "spark"],
         )
     y = validate(doc, CommandJobYaml, "a command job")
     base = doc.folder

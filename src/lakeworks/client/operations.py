@@ -258,6 +258,10 @@ class JobOperations:
             return command_job_spec(job)
         if isinstance(job, JobSpec):
             return job
+        to_job_spec = getattr(job, "_to_job_spec", None)
+        if callable(to_job_spec):  # sweep and AutoML jobs build their own single-step spec
+            spec: JobSpec = to_job_spec()
+            return spec
         raise InvalidInputError(
             f"cannot submit a {type(job).__name__}; give a pipeline job or a command",
         )
@@ -298,7 +302,7 @@ class JobOperations:
             update["compute"] = compute
         if update:
             spec = spec.model_copy(update=update)
-        name = getattr(job, "name", None) if isinstance(job, Command | PipelineJob) else None
+        name = getattr(job, "name", None) if not isinstance(job, JobSpec) else None
         record = self._service.submit(spec, name=name)
         return self._entity(record)
 

@@ -112,11 +112,15 @@ class PipelineSettings(BaseModel):
 
 
 class JobSpec(BaseModel):
-    """A submitted job: a command job (exactly one step, named ``main``) or a pipeline."""
+    """A submitted job: a command job (exactly one step, named ``main``) or a pipeline.
+
+    ``sweep`` and ``automl`` jobs are single-step jobs too: their ``main`` step runs a driver
+    (``python -m lakeworks.sweep_job`` / ``lakeworks.automl_job``) that does the search.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    type: Literal["command", "pipeline"]
+    type: Literal["command", "pipeline", "sweep", "automl"]
     display_name: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
@@ -137,7 +141,7 @@ class JobRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    type: Literal["command", "pipeline"]
+    type: Literal["command", "pipeline", "sweep", "automl"]
     status: JobStatus = JobStatus.NOT_STARTED
     parent: str | None = None
     step: str | None = None

@@ -29,6 +29,8 @@ _REGISTRY: dict[str, str] = {
     "secrets": "lakeworks.adapters.secrets:open_secret_box",
     "filesystem": "lakeworks.adapters.artifacts:open_filesystem",
     "list_folder": "lakeworks.adapters.artifacts:list_folder",
+    "automl_engine": "lakeworks.adapters.automl:run_automl",
+    "automl_runs": "lakeworks.adapters.tracking.automl_runs:AutoMLRunLogger",
 }
 
 
