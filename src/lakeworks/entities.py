@@ -18,6 +18,7 @@ from lakeworks.client.entities.datastores import (
 )
 from lakeworks.client.entities.jobs import CommandJob, Job, PipelineJob, PipelineJobSettings
 from lakeworks.client.entities.spark import SparkComponent
+from lakeworks.client.entities.sweep import SweepJob
 
 __all__ = [
     "AccountKeyConfiguration",
@@ -41,5 +42,6 @@ __all__ = [
     "SasTokenConfiguration",
     "ServicePrincipalConfiguration",
     "SparkComponent",
+    "SweepJob",
     "Workspace",
 ]

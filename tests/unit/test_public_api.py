@@ -21,7 +21,7 @@ def test_entity_names() -> None:
         "BuildContext", "Command", "CommandComponent", "CommandJob", "Data", "Datastore",
         "EnvVar", "Environment", "Job", "LocalDatastore", "Model", "PipelineJob",
         "PipelineJobSettings", "S3Credentials", "S3Datastore", "SasTokenConfiguration",
-        "ServicePrincipalConfiguration", "SparkComponent", "Workspace",
+        "ServicePrincipalConfiguration", "SparkComponent", "SweepJob", "Workspace",
     ]
 
 

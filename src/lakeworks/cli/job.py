@@ -1,7 +1,8 @@
 """``lakeworks job``: submit, validate, show, list, stream, cancel, resume and download jobs.
 
 Owns the job noun (``az ml job``, plus ``resume``) and how a job is shown: its status, outputs,
-metrics and params, and for a pipeline its steps (status, reused-from, duration). Submitting
+metrics and params, for a pipeline its steps (status, reused-from, duration), and for a sweep
+its trials (job, status, hyperparameters, objective). Submitting
 and cancelling go through the SDK (``MLClient.jobs``); reading, streaming and downloading use
 the job service, whose records carry step names. Both are imported inside commands, for
 startup time.
@@ -50,6 +51,13 @@ STEP_COLUMNS = (
     Column("metrics", "Metrics"),
     Column("params", "Params"),
 )
+TRIAL_COLUMNS = (
+    Column("name", "Trial job", no_wrap=True),
+    Column("status", "Status", no_wrap=True),
+    Column("hyperparameters", "Hyperparameters"),
+    Column("objective", "Objective", no_wrap=True),
+    Column("duration", "Duration", no_wrap=True),
+)
 LIST_COLUMNS = (
     Column("name", "Name", no_wrap=True),
     Column("display_name", "Display name"),
@@ -77,6 +85,19 @@ def step_view(record: JobRecord) -> dict[str, Any]:
         "params": dict(record.params),
         "outputs": dict(record.outputs),
         "error": record.error,
+    }
+
+
+def trial_view(record: JobRecord, hyperparameters: dict[str, str], metric: str) -> dict[str, Any]:
+    """One trial of a sweep as a row: its job, status, sampled values and objective."""
+    value = record.metrics.get(metric)
+    seconds = duration(record.started_at, record.ended_at)
+    return {
+        "name": record.name,
+        "status": record.status.value,
+        "hyperparameters": hyperparameters,
+        "objective": None if value is None else f"{metric}={value:.6g}",
+        "duration": human_duration(seconds),
     }
 
 
@@ -114,7 +135,8 @@ def job_view(
 
 
 def _show(ctx: typer.Context, name: str, output: OutputFormat) -> None:
-    from lakeworks.services.web import job_url  # imported here for startup time
+    from lakeworks.services import sweep  # imported here for startup time
+    from lakeworks.services.web import job_url
 
     state = CliContext.of(ctx)
     service = state.jobs()
@@ -122,11 +144,16 @@ def _show(ctx: typer.Context, name: str, output: OutputFormat) -> None:
     # cast: JobService.list shadows the builtin in its later annotations (reported).
     steps = service.steps(name) if record.type == "pipeline" else None
     view = job_view(record, job_url(state.workspace(), record), steps)
+    if sweep.is_sweep(record):
+        view["trials"] = [
+            trial_view(t, sweep.hyperparameters(t), t.tags.get(sweep.METRIC_TAG, ""))
+            for t in sweep.trials_of(service.repo, name)
+        ]
     emit_record(
         view,
         output,
         title=f"{record.type} job {name}",
-        tables={"steps": STEP_COLUMNS},
+        tables={"steps": STEP_COLUMNS, "trials": TRIAL_COLUMNS},
         hide=("duration_seconds",),
     )
 
@@ -216,8 +243,9 @@ def validate(ctx: typer.Context, file: FileOption, set_values: SetOption = None)
 
 @app.command(
     "show",
-    short_help="Show a job with its steps, metrics and params.",
-    help="Show a job: status, outputs, metrics, params and, for a pipeline, its steps.\n\n"
+    short_help="Show a job with its steps or trials, metrics and params.",
+    help="Show a job: status, outputs, metrics, params and, for a pipeline, its steps; for a "
+    "sweep, its trials.\n\n"
     "Examples:\n\n\b\n"
     "  lakeworks job show --name coral_bell_shm9lpzkyl\n"
     "  lakeworks job show -n coral_bell_shm9lpzkyl -o json",

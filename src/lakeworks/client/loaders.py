@@ -30,6 +30,7 @@ from lakeworks.client.schemas import (
     SparkComponentYaml,
     SparkJobYaml,
 )
+from lakeworks.client.sweep_yaml import sweep_job_from
 from lakeworks.core.expressions import BindingKind, parse_binding
 from lakeworks.errors import InvalidInputError
 from lakeworks.services.documents import Document, load_document, validate
@@ -252,13 +253,17 @@ def load_job(
     params_override: Overrides = None,
     **kwargs: Any,
 ) -> PipelineJob | Command:
-    """Load a command job (``type: command``) or pipeline job (``type: pipeline``) YAML."""
+    """Load a job YAML: ``type: command`` (the default), ``pipeline``, ``spark``, ``sweep``
+    or ``automl``."""
     doc = _doc(source, params_override)
     kind = doc.data.get("type", "command")
     if kind == "pipeline":
         return _pipeline(doc)
     if kind == "spark":
         return _spark_job(doc)
+    if kind == "sweep":
+        return sweep_job_from(doc, environment=_environment, job_inputs=_job_inputs,
+                              component=_trial_component)
     if kind == "automl":
         from lakeworks.client.automl_yaml import automl_job_from
 
@@ -266,7 +271,7 @@ def load_job(
     if kind != "command":
         raise doc.error(
             f"job type {kind!r} is not supported here", ("type",),
-            allowed=["automl", "command", "pipeline", "spark"],
+            allowed=["automl", "command", "pipeline", "spark", "sweep"],
         )
     y = validate(doc, CommandJobYaml, "a command job")
     base = doc.folder
@@ -294,6 +299,14 @@ def load_job(
         compute=y.compute,
         timeout=y.limits.timeout if y.limits else None,
     )
+
+
+def _trial_component(ref: str, base: Path) -> CommandComponent:
+    """A sweep's ``trial: ./train.yml`` (read relative to ``base``) or ``azureml:train:1``."""
+    ref = ref.removeprefix("file:")
+    if ref.endswith((".yml", ".yaml")) and not ref.startswith("azureml:"):
+        return load_component(_abs(ref, base))
+    return _ComponentRef(ref)
 
 
 def _job_inputs(
@@ -342,10 +355,26 @@ def _spark_job(doc: Document) -> Command:
 
 
 def _pipeline(doc: Document) -> PipelineJob:
-    y = validate(doc, PipelineJobYaml, "a pipeline job")
+    found = doc.data.get("jobs")
+    steps: dict[str, Any] = found if isinstance(found, dict) else {}
+    sweeps = [n for n, s in steps.items() if isinstance(s, dict) and s.get("type") == "sweep"]
+    others = {**doc.data, "jobs": {n: s for n, s in steps.items() if n not in sweeps}}
+    y = validate(Document(others, doc.path, doc.lines), PipelineJobYaml, "a pipeline job")
     base = doc.folder
     inputs = {k: _step_value(v, base) for k, v in y.inputs.items()}
-    jobs = {name: _step(doc, name, step, inputs) for name, step in y.jobs.items()}
+
+    def step_inputs(
+        values: Mapping[str, Any], folder: Path
+    ) -> tuple[dict[str, Input], dict[str, Any]]:
+        return ({k: _declare(_step_value(v, folder), inputs) for k, v in values.items()},
+                {k: _step_value(v, folder) for k, v in values.items()})
+
+    jobs: dict[str, Command] = {
+        name: sweep_job_from(doc, environment=_environment, job_inputs=step_inputs,
+                             component=_trial_component, loc=("jobs", name), step=name)
+        if name in sweeps else _step(doc, name, y.jobs[name], inputs)
+        for name in steps
+    }
     settings = PipelineJobSettings(
         default_datastore=y.settings.default_datastore,
         default_compute=y.settings.default_compute,

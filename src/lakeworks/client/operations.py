@@ -254,14 +254,18 @@ class JobOperations:
                     stored = service.resolve(ref, AssetKind.COMPONENT)
                     node._component = component_from_stored(stored)
             return job._to_job_spec()
-        if isinstance(job, Command):
-            return command_job_spec(job)
         if isinstance(job, JobSpec):
             return job
         to_job_spec = getattr(job, "_to_job_spec", None)
         if callable(to_job_spec):  # sweep and AutoML jobs build their own single-step spec
+            ref = getattr(getattr(job, "component", None), "ref", None)
+            if ref is not None:  # a sweep whose trial is a registered component
+                stored = AssetService(self._ws()).resolve(ref, AssetKind.COMPONENT)
+                job._component = component_from_stored(stored)
             spec: JobSpec = to_job_spec()
             return spec
+        if isinstance(job, Command):
+            return command_job_spec(job)
         raise InvalidInputError(
             f"cannot submit a {type(job).__name__}; give a pipeline job or a command",
         )

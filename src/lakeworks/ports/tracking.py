@@ -39,3 +39,18 @@ class Tracking(Protocol):
     def run_data(self, run_id: str) -> tuple[dict[str, float], dict[str, str]]:
         """The latest value of each metric, and the params, of a run."""
         ...
+
+    def metric_history(self, run_id: str, key: str) -> list[float]:
+        """Every value of metric ``key`` of a run, in the order it was logged."""
+        ...
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: dict[str, float] | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Record metrics (one value each, now), params and tags on a run."""
+        ...

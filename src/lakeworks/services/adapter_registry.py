@@ -31,6 +31,7 @@ _REGISTRY: dict[str, str] = {
     "list_folder": "lakeworks.adapters.artifacts:list_folder",
     "automl_engine": "lakeworks.adapters.automl:run_automl",
     "automl_runs": "lakeworks.adapters.tracking.automl_runs:AutoMLRunLogger",
+    "sweep_sampler": "lakeworks.adapters.sampling:OptunaSampler",
 }
 
 

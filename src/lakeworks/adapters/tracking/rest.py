@@ -1,7 +1,7 @@
 """The ``Tracking`` port over MLflow's REST API, with plain ``urllib`` JSON calls.
 
-Owns the few calls the job runner makes (find or create an experiment, create and end runs,
-read a run's metrics and params). Never imports MLflow, so the runner stays light; scripts
+Owns the few calls the job runner and the sweep driver make (find or create an experiment,
+create and end runs, read a run's metrics, params and metric history, log a batch). Never imports MLflow, so the runner stays light; scripts
 inside jobs use whatever MLflow client they install. Failures become ``BackendError`` naming
 the server URL and the endpoint. Given a ``reconnect`` callable, a server that went away
 (idle timeout, restart) is replaced once and the call retried against its new URL.
@@ -160,6 +160,41 @@ class MlflowRestTracking:
         metrics = {m["key"]: float(m["value"]) for m in data.get("metrics", [])}
         params = {p["key"]: str(p["value"]) for p in data.get("params", [])}
         return metrics, params
+
+    def metric_history(self, run_id: str, key: str) -> list[float]:
+        """Every value of metric ``key`` of a run, in the order it was logged."""
+        points: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            query = {"run_id": run_id, "metric_key": key}
+            if token:
+                query["page_token"] = token
+            page = self._call("GET", "metrics/get-history", query=query)
+            points += page.get("metrics", [])
+            token = page.get("next_page_token")
+            if not token:
+                break
+        points.sort(key=lambda m: (int(m.get("timestamp", 0)), int(m.get("step", 0))))
+        return [float(m["value"]) for m in points]
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: dict[str, float] | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Record metrics (one value each, now), params and tags on a run."""
+        now = int(time.time() * 1000)
+        body = {
+            "run_id": run_id,
+            "metrics": [{"key": k, "value": v, "timestamp": now, "step": 0}
+                        for k, v in (metrics or {}).items()],
+            "params": [{"key": k, "value": v} for k, v in (params or {}).items()],
+            "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+        }
+        self._call("POST", "runs/log-batch", body)
 
 
 class _RestError(BackendError):

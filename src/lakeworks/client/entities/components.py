@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakeworks.client.entities.assets import Data, Environment, _abs
 from lakeworks.client.entities.io import (
@@ -20,11 +20,20 @@ from lakeworks.client.entities.io import (
     input_from_spec,
     output_from_spec,
 )
+from lakeworks.client.entities.search_space import (
+    EarlyTerminationPolicy,
+    SamplingAlgorithm,
+    SweepDistribution,
+)
 from lakeworks.client.graph_context import PipelineInput, current_builder
 from lakeworks.core.assets import AssetVersion, ComponentSpec, EnvironmentSpec
 from lakeworks.core.io import DataInput, InputSpec, Literal_, OutputSpec
 from lakeworks.core.jobs import StepSpec
+from lakeworks.core.search_space import input_type
 from lakeworks.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from lakeworks.client.entities.sweep import SweepJob
 
 
 def environment_value(env: Any, base: Path | None) -> str | EnvironmentSpec | None:
@@ -283,6 +292,38 @@ class Command:
     def set_queue_settings(self, **_: Any) -> None:
         """Accepted for compatibility; there is no queue tier locally."""
 
+    def sweep(
+        self,
+        *,
+        primary_metric: str,
+        goal: str,
+        sampling_algorithm: str | SamplingAlgorithm = "random",
+        compute: str | None = None,
+        max_concurrent_trials: int | None = None,
+        max_total_trials: int | None = None,
+        timeout: int | None = None,
+        trial_timeout: int | None = None,
+        early_termination_policy: EarlyTerminationPolicy | None = None,
+        search_space: Mapping[str, SweepDistribution] | None = None,
+        identity: Any = None,
+        **_: Any,
+    ) -> SweepJob:
+        """A sweep over this command's distribution inputs (``Choice``, ``Uniform``...).
+
+        Inside ``@dsl.pipeline`` the sweep takes this node's place. See ``lakeworks.sweep``.
+        """
+        # SweepJob subclasses Command, so its module imports this one.
+        from lakeworks.client.entities.sweep import sweep_node
+
+        return sweep_node(
+            self, primary_metric=primary_metric, goal=goal,
+            sampling_algorithm=sampling_algorithm, compute=compute,
+            max_concurrent_trials=max_concurrent_trials, max_total_trials=max_total_trials,
+            timeout=timeout, trial_timeout=trial_timeout,
+            early_termination_policy=early_termination_policy, search_space=search_space,
+            identity=identity,
+        )
+
     def _to_step(self, refs: dict[int, str], base: Path | None = None) -> StepSpec:
         """The step spec, with node outputs and pipeline inputs written as bindings."""
         comp = self._component._to_spec(base)
@@ -318,6 +359,9 @@ def _value(value: Any, refs: dict[int, str], where: str) -> DataInput | Literal_
         return f"${{{{parent.jobs.{step}.outputs.{value._name}}}}}"
     if isinstance(value, PipelineInput):
         return value.binding
+    if isinstance(value, SweepDistribution):
+        raise InvalidInputError(f"{where} is a search space ({type(value).__name__}); call "
+                                ".sweep(...) on the command to tune it", field=where)
     if isinstance(value, Input):
         return _input_value(value, where)
     if isinstance(value, Data):
@@ -357,6 +401,9 @@ def declare_inputs(inputs: dict[str, Any]) -> tuple[dict[str, Input], dict[str, 
             values[key] = value
         elif isinstance(value, bool | int | float | str):
             decls[key] = input_from_spec(infer_literal_spec(value))
+            values[key] = value
+        elif isinstance(value, SweepDistribution):
+            decls[key] = Input(type=input_type(value._to_spec(f"inputs.{key}")).value)
             values[key] = value
         else:
             raise InvalidInputError(
