@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from lakeworks.client.automl_yaml import automl_job_from
 from lakeworks.client.entities.assets import BuildContext, Data, Environment, Model, _abs
+from lakeworks.client.entities.automl import AutoMLJob
 from lakeworks.client.entities.components import Command, CommandComponent
 from lakeworks.client.entities.io import Input, Output, infer_literal_spec, input_from_spec
 from lakeworks.client.entities.jobs import PipelineJob, PipelineJobSettings
@@ -252,7 +254,7 @@ def load_job(
     relative_origin: str | None = None,
     params_override: Overrides = None,
     **kwargs: Any,
-) -> PipelineJob | Command:
+) -> PipelineJob | Command | AutoMLJob:
     """Load a job YAML: ``type: command`` (the default), ``pipeline``, ``spark``, ``sweep``
     or ``automl``."""
     doc = _doc(source, params_override)
@@ -265,9 +267,7 @@ def load_job(
         return sweep_job_from(doc, environment=_environment, job_inputs=_job_inputs,
                               component=_trial_component)
     if kind == "automl":
-        from lakeworks.client.automl_yaml import automl_job_from
-
-        return automl_job_from(doc)  # type: ignore[return-value]
+        return automl_job_from(doc)
     if kind != "command":
         raise doc.error(
             f"job type {kind!r} is not supported here", ("type",),
