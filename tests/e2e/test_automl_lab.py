@@ -71,7 +71,7 @@ def test_lab_automl_regression_registers_an_onnx_model(workspace: Workspace,
                "--task", "regression", "--metric", "spearman_correlation", "--timeout", "60s",
                "--max-concurrent", "2", "--onnx", "--model-name", "rental-prediction-model")
     assert "Registered model rental-prediction-model:1 (with model.onnx)" in done.stdout
-    job_name = done.stderr.split("Submitted AutoML job ", 1)[1].split()[0]
+    job_name = (done.stdout + done.stderr).split("Submitted AutoML job ", 1)[1].split()[0]
     board = json.loads(cli(workspace, "automl", "leaderboard", job_name, "-o", "json").stdout)
     scores = [row["score"] for row in board if row["score"] is not None]
     assert len(scores) >= 2 and scores == sorted(scores, reverse=True)  # best first

@@ -37,6 +37,19 @@ def _param(value: Any) -> str:
     return text[:500]
 
 
+def _trusted_types(model: Any) -> list[str]:
+    """The types skops must be told to trust to save (and load) ``model``.
+
+    MLflow saves scikit-learn models with skops, which refuses types it does not know: the
+    model's own estimators (XGBoost, LightGBM) and Lakeworks' featurization steps. They are
+    the types of the model AutoML just built, so listing them is what makes it loadable.
+    """
+    import skops.io
+
+    found: list[str] = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    return found
+
+
 class AutoMLRunLogger:
     """Logs one AutoML job's trials and best model to the step's MLflow run."""
 
@@ -98,7 +111,8 @@ class AutoMLRunLogger:
         signature = infer_signature(example, outcome.model.predict(example))
         folder.mkdir(parents=True, exist_ok=True)
         mlflow.sklearn.save_model(outcome.model, str(folder), signature=signature,
-                                  input_example=example)
+                                  input_example=example,
+                                  skops_trusted_types=_trusted_types(outcome.model))
         if outcome.onnx_model is not None:
             (folder / ONNX_FILE).write_bytes(outcome.onnx_model)
         (folder / IMPORTANCE_FILE).write_text(
