@@ -111,6 +111,16 @@ def test_classification_on_hr_attrition_gives_onnx_probabilities(workspace: Work
     submitted = ml.jobs.create_or_update(job)
     ml.jobs.stream(submitted.name)
     assert ml.jobs.get(submitted.name).status == "Completed"
+    board = automl.leaderboard(ml, submitted.name)
+    scores = [row["score"] for row in board if row["score"] is not None]
+    assert scores == sorted(scores, reverse=True) and len(scores) >= 2
+    import mlflow
+
+    tracking = mlflow.MlflowClient(workspace.tracking().uri)
+    child = tracking.get_run(board[0]["run_id"])
+    parent = tracking.get_run(child.data.tags["mlflow.parentRunId"])
+    assert parent.data.tags["automl_best_child_run_id"] in {row["run_id"] for row in board}
+    assert "AUC_weighted" in child.data.metrics and "accuracy" in child.data.metrics
     folder = registered_folder(ml, "attrition", tmp_path / "dl")
     session = ort.InferenceSession(str(folder / "model.onnx"))
     frame = pd.read_csv(csv).drop(columns=["Attrition"]).head(50)

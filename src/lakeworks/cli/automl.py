@@ -27,6 +27,12 @@ from lakeworks.cli.output import (
 )
 from lakeworks.errors import InvalidInputError, JobFailedError
 
+
+def ranked(board: dict[str, Any]) -> list[dict[str, Any]]:
+    from lakeworks.services.automl import ranked_trials  # for startup time
+
+    return ranked_trials(board)
+
 app = command_group(
     "AutoML: train regression and classification models on a lake table or a file.\n\n"
     "Examples:\n\n\b\n"
@@ -43,33 +49,6 @@ LEADERBOARD_COLUMNS = (
     Column("number", "Trial"),
 )
 _TERMINAL = {"Completed", "Failed", "Canceled"}
-
-
-def ranked(board: dict[str, Any]) -> list[dict[str, Any]]:
-    """The leaderboard's trials, best first (failed and canceled last), as display rows."""
-    maximize = bool(board.get("maximize", True))
-    trials = list(board.get("trials") or [])
-
-    def key(t: dict[str, Any]) -> tuple[int, float]:
-        score = t.get("score")
-        if score is None:
-            return (1, 0.0)
-        return (0, -float(score) if maximize else float(score))
-
-    rows = []
-    for rank, t in enumerate(sorted(trials, key=key), start=1):
-        rows.append({
-            "rank": rank,
-            "name": ", ".join(p for p in (t.get("preprocessor"), t.get("algorithm")) if p),
-            "score": None if t.get("score") is None else round(float(t["score"]), 5),
-            "status": t.get("status"),
-            "duration": round(float(t.get("duration_seconds") or 0.0), 1),
-            "number": t.get("number"),
-            "hyperparameters": t.get("hyperparameters"),
-            "metrics": t.get("metrics"),
-            "error": t.get("error"),
-        })
-    return rows
 
 
 @app.command(

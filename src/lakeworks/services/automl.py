@@ -54,6 +54,33 @@ def read_leaderboard(ws: Workspace, job_name: str) -> dict[str, Any] | None:
     return data
 
 
+def ranked_trials(board: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A leaderboard's trials best first (failed and canceled last), as display rows."""
+    maximize = bool(board.get("maximize", True))
+
+    def key(t: Mapping[str, Any]) -> tuple[int, float]:
+        score = t.get("score")
+        if score is None:
+            return (1, 0.0)
+        return (0, -float(score) if maximize else float(score))
+
+    rows = []
+    for rank, t in enumerate(sorted(board.get("trials") or [], key=key), start=1):
+        rows.append({
+            "rank": rank,
+            "name": ", ".join(p for p in (t.get("preprocessor"), t.get("algorithm")) if p),
+            "score": None if t.get("score") is None else round(float(t["score"]), 5),
+            "status": t.get("status"),
+            "duration": round(float(t.get("duration_seconds") or 0.0), 1),
+            "number": t.get("number"),
+            "run_id": t.get("run_id"),
+            "hyperparameters": t.get("hyperparameters"),
+            "metrics": t.get("metrics"),
+            "error": t.get("error"),
+        })
+    return rows
+
+
 def _write_atomically(path: Path, data: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
