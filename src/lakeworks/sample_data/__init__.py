@@ -2,8 +2,10 @@
 
 ``credit-card-default``: UCI "default of credit card clients" (CC BY 4.0), the production
 pipeline tutorial's data. ``bike-rentals-daily``: Capital Bikeshare daily rentals 2011-2012
-from UCI "Bike Sharing" (CC BY 4.0), the Synapse lab's data. Each folder's README gives
-origin, licence and attribution.
+from UCI "Bike Sharing" (CC BY 4.0), the Synapse lab's data. ``ibm-hr-attrition``: IBM's
+fictional HR attrition sample (as redistributed in R's ``modeldata``), the AutoML tests' and
+benchmark's binary classification data. Each folder's README gives origin, licence and
+attribution.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ _ROOT = Path(__file__).resolve().parent
 FILES = {
     "credit-card-default": "default_of_credit_card_clients.csv",
     "bike-rentals-daily": "bike-rentals-daily.csv",
+    "ibm-hr-attrition": "ibm-hr-attrition.csv",
 }
 
 
