@@ -29,6 +29,7 @@ from lakeworks.client.entities.automl import (
     table_input,
 )
 from lakeworks.client.entities.io import Input
+from lakeworks.errors import InvalidInputError
 
 __all__ = [
     "AutoMLJob",
@@ -68,6 +69,21 @@ def table(name: str) -> str:
     return table_input(name)
 
 
+def _job(cls: type[AutoMLJob], explainability: bool | None, unsupported: dict[str, Any],
+         **fields: Any) -> Any:
+    """A job of ``cls``; Azure arguments Lakeworks does not honour are refused, by name."""
+    given = [name for name, value in unsupported.items() if value is not None]
+    if given:
+        raise InvalidInputError(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} not supported by "
+            "Lakeworks AutoML; give validation_data, validation_data_size or "
+            "n_cross_validations, and score a test set after training", field=given[0])
+    job = cls(**fields)
+    if explainability is not None:
+        job.set_training(enable_model_explainability=explainability)
+    return job
+
+
 def classification(
     *,
     training_data: Input | str,
@@ -84,14 +100,14 @@ def classification(
     **kwargs: Any,
 ) -> ClassificationJob:
     """An AutoML classification job (binary or multiclass); metric default ``accuracy``."""
-    job = ClassificationJob(
+    job: ClassificationJob = _job(
+        ClassificationJob, enable_model_explainability,
+        {"cv_split_column_names": cv_split_column_names, "test_data": test_data,
+         "test_data_size": test_data_size},
         training_data=training_data, target_column_name=target_column_name,
         primary_metric=primary_metric, weight_column_name=weight_column_name,
         validation_data=validation_data, validation_data_size=validation_data_size,
-        n_cross_validations=n_cross_validations, **kwargs,
-    )
-    if enable_model_explainability is not None:
-        job.set_training(enable_model_explainability=enable_model_explainability)
+        n_cross_validations=n_cross_validations, **kwargs)
     return job
 
 
@@ -111,12 +127,12 @@ def regression(
     **kwargs: Any,
 ) -> RegressionJob:
     """An AutoML regression job; metric default ``normalized_root_mean_squared_error``."""
-    job = RegressionJob(
+    job: RegressionJob = _job(
+        RegressionJob, enable_model_explainability,
+        {"cv_split_column_names": cv_split_column_names, "test_data": test_data,
+         "test_data_size": test_data_size},
         training_data=training_data, target_column_name=target_column_name,
         primary_metric=primary_metric, weight_column_name=weight_column_name,
         validation_data=validation_data, validation_data_size=validation_data_size,
-        n_cross_validations=n_cross_validations, **kwargs,
-    )
-    if enable_model_explainability is not None:
-        job.set_training(enable_model_explainability=enable_model_explainability)
+        n_cross_validations=n_cross_validations, **kwargs)
     return job

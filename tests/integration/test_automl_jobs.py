@@ -142,3 +142,8 @@ def test_automl_yaml_errors_point_at_the_line(tmp_path: Path) -> None:
     """)
     with pytest.raises(InvalidInputError, match=r"unknown field 'timeout_minute'.*timeout_minutes"):
         load_job(tmp_path / "typo.yml")
+
+
+def test_azure_arguments_not_honoured_are_refused_by_name() -> None:
+    with pytest.raises(InvalidInputError, match=r"field 'test_data': test_data is not supported"):
+        automl.regression(training_data="x.csv", target_column_name="y", test_data="t.csv")

@@ -100,6 +100,10 @@ def automl_job_from(doc: Document) -> AutoMLJob:
         InvalidInputError: a schema error, or a setting that does not fit (named by field).
     """
     y: AutoMLJobYaml = validate(doc, AutoMLJobYaml, "an AutoML job")
+    for unsupported in ("test_data", "test_data_size"):
+        if getattr(y, unsupported) is not None:
+            raise doc.error(f"{unsupported} is not supported by Lakeworks AutoML; score a test "
+                            "set after training", (unsupported,))
     base = doc.folder
     cls = ClassificationJob if y.task == "classification" else RegressionJob
     job = cls(
