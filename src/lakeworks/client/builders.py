@@ -11,6 +11,15 @@ from lakeworks.client.entities.spark import SparkComponent
 from lakeworks.core.spark import KEYWORD_CONF
 
 
+def _declare_outputs(
+    outputs: dict[str, Output | None] | None,
+) -> tuple[dict[str, Output], dict[str, Output]]:
+    """Outputs as given (None -> a default folder) and as the component declares them."""
+    given = {k: (v if v is not None else Output()) for k, v in (outputs or {}).items()}
+    return given, {k: Output(type=v.type, mode=v.mode, description=v.description)
+                   for k, v in given.items()}
+
+
 def command(
     *,
     name: str | None = None,
@@ -49,7 +58,7 @@ def command(
         'number'
     """
     decls, values = declare_inputs(inputs or {})
-    out_decls = {k: (v if v is not None else Output()) for k, v in (outputs or {}).items()}
+    out_decls, out_specs = _declare_outputs(outputs)
     component = CommandComponent(
         name=name,
         description=description,
@@ -60,8 +69,7 @@ def command(
         code=code,
         environment=environment,
         inputs=decls,
-        outputs={k: Output(type=v.type, mode=v.mode, description=v.description)
-                 for k, v in out_decls.items()},
+        outputs=out_specs,
         is_deterministic=is_deterministic,
         environment_variables=environment_variables,
     )
@@ -114,7 +122,7 @@ def spark(
         'spark'
     """
     decls, values = declare_inputs(inputs or {})
-    out_decls = {k: (v if v is not None else Output()) for k, v in (outputs or {}).items()}
+    out_decls, out_specs = _declare_outputs(outputs)
     component = SparkComponent(
         name=name,
         display_name=display_name,
@@ -127,8 +135,7 @@ def spark(
         args=args,
         environment=environment,
         inputs=decls,
-        outputs={k: Output(type=v.type, mode=v.mode, description=v.description)
-                 for k, v in out_decls.items()},
+        outputs=out_specs,
         is_deterministic=is_deterministic,
         **{k: v for k, v in kwargs.items() if k in KEYWORD_CONF},
     )

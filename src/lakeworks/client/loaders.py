@@ -287,18 +287,7 @@ def load_job(
         is_deterministic=y.is_deterministic,
         environment_variables=y.environment_variables,
     )
-    return Command(
-        component=comp,
-        inputs=values,
-        outputs={k: _output(v) for k, v in y.outputs.items() if v is not None and v.path},
-        name=y.name,
-        display_name=y.display_name,
-        description=y.description,
-        tags=y.tags,
-        experiment_name=y.experiment_name or Path.cwd().name,
-        compute=y.compute,
-        timeout=y.limits.timeout if y.limits else None,
-    )
+    return _job_node(y, comp, values, timeout=y.limits.timeout if y.limits else None)
 
 
 def _trial_component(ref: str, base: Path) -> CommandComponent:
@@ -325,6 +314,23 @@ def _job_inputs(
     return decls, values
 
 
+def _job_node(y: CommandJobYaml | SparkJobYaml, component: CommandComponent,
+              values: dict[str, Any], *, timeout: int | None = None) -> Command:
+    """A standalone job node of ``component`` with the job-level fields of its YAML."""
+    return Command(
+        component=component,
+        inputs=values,
+        outputs={k: _output(v) for k, v in y.outputs.items() if v is not None and v.path},
+        name=y.name,
+        display_name=y.display_name,
+        description=y.description,
+        tags=y.tags,
+        experiment_name=y.experiment_name or Path.cwd().name,
+        compute=y.compute,
+        timeout=timeout,
+    )
+
+
 def _spark_job(doc: Document) -> Command:
     y = validate(doc, SparkJobYaml, "a Spark job")
     base = doc.folder
@@ -341,17 +347,7 @@ def _spark_job(doc: Document) -> Command:
         inputs=decls,
         outputs={k: _output(v) for k, v in y.outputs.items()},
     )
-    return Command(
-        component=comp,
-        inputs=values,
-        outputs={k: _output(v) for k, v in y.outputs.items() if v is not None and v.path},
-        name=y.name,
-        display_name=y.display_name,
-        description=y.description,
-        tags=y.tags,
-        experiment_name=y.experiment_name or Path.cwd().name,
-        compute=y.compute,
-    )
+    return _job_node(y, comp, values)
 
 
 def _pipeline(doc: Document) -> PipelineJob:
