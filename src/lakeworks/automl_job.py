@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--validation-table", help="a lake table for validation")
     parser.add_argument("--best-model", required=True, help="the best_model output folder")
     parser.add_argument("--model-name", help="register the best model under this name")
+    parser.add_argument("--trials-on", choices=("local", "spark"), default="local",
+                        help="run trials as local processes or as tasks on the workspace's Spark")
     ns = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     import json
@@ -64,8 +67,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{spec.primary_metric}; budget "
               f"{'none' if spec.timeout_seconds is None else f'{spec.timeout_seconds:.0f} s'}",
               flush=True)
+        spark = None
+        if ns.trials_on == "spark":
+            import lakeworks.spark
+
+            print("trials run as Spark tasks on the workspace's Spark session", flush=True)
+            spark = partial(lakeworks.spark.session, ws)
         outcome = run.run(frame(train), validation, Path(ns.best_model), ns.model_name,
-                          echo=lambda t: print(_trial_line(t, spec.primary_metric), flush=True))
+                          echo=lambda t: print(_trial_line(t, spec.primary_metric), flush=True),
+                          spark_session=spark)
     except LakeworksError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -51,6 +51,7 @@ def test_regression_builder_and_setters_make_a_one_step_automl_job() -> None:
     assert settings["featurization"]["column_name_and_types"] == {"mnth": "Categorical"}
     assert args[args.index("--training-table") + 1] == "bike_data"
     assert args[args.index("--model-name") + 1] == "rentals"
+    assert "--trials-on" not in args  # local processes unless compute is spark
 
 
 def test_classification_with_a_data_input_binds_it_to_the_step(tmp_path: Path) -> None:
@@ -112,9 +113,12 @@ def test_automl_yaml_loads_with_azures_fields(tmp_path: Path) -> None:
         training: {enable_onnx_compatible_models: true, allowed_training_algorithms: [light_gbm]}
         featurization: {mode: auto}
         model_name: rental-prediction-model
+        compute: azureml:spark
     """)
     job = load_job(tmp_path / "job.yml")
     assert isinstance(job, RegressionJob)
+    args = driver_args(job)
+    assert args[args.index("--trials-on") + 1] == "spark"  # compute: spark runs trials there
     spec = job._to_job_spec()
     step = spec.steps["main"]
     assert step.inputs["training_data"].path == str(tmp_path / "train.csv")

@@ -85,6 +85,9 @@ def train(
                                                    "model under this name.")] = None,
     experiment: Annotated[str | None, typer.Option("--experiment", help="Experiment "
                                                    "name.")] = None,
+    compute: Annotated[str | None, typer.Option(
+        "--compute", help="'spark' runs the trials as tasks on the workspace's Spark "
+        "(spark_master / spark_remote settings) instead of local processes.")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Submit and return.")] = False,
 ) -> None:
     """Train models with AutoML and keep the best (the lab's "Train a new model" wizard)."""
@@ -101,7 +104,7 @@ def train(
                                 allowed=["classification", "regression"])
     job = builder(training_data=data, target_column_name=target, primary_metric=metric,
                   n_cross_validations=cv, model_name=model_name,
-                  experiment_name=experiment or "automl")
+                  experiment_name=experiment or "automl", compute=compute)
     job.set_limits(
         timeout_minutes=parse_duration(timeout, field="--timeout") / 60.0,
         trial_timeout_minutes=(parse_duration(trial_timeout, field="--trial-timeout") / 60.0

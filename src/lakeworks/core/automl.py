@@ -337,3 +337,13 @@ def automl_spec(data: dict[str, Any]) -> AutoMLSpec:
             raise cause from None
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInputError(f"{first['msg']}", field=where or None) from None
+
+
+#: The compute name that runs an AutoML job's trials as tasks on the workspace's Spark
+#: (``spark_master`` / ``spark_remote``) instead of local processes.
+SPARK_COMPUTE = "spark"
+
+
+def trials_on_spark(compute: str | None) -> bool:
+    """Whether a job's ``compute`` (``spark`` or ``azureml:spark``) sends its trials to Spark."""
+    return (compute or "").strip().lower().removeprefix("azureml:") == SPARK_COMPUTE

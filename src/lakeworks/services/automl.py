@@ -158,10 +158,12 @@ class AutoMLRun:
     # -- the search -----------------------------------------------------------------------
 
     def run(self, train: Any, validation: Any | None, best_model: Path,
-            model_name: str | None, echo: Callable[[Any], None] | None = None) -> Any:
+            model_name: str | None, echo: Callable[[Any], None] | None = None,
+            spark_session: Callable[[], Any] | None = None) -> Any:
         """Search, track, save and (with ``model_name``) register the best model.
 
-        ``echo(trial)`` is called after each trial is recorded (the driver prints it).
+        ``echo(trial)`` is called after each trial is recorded (the driver prints it);
+        ``spark_session``, when given, makes the Spark session the trials run on.
         """
         engine = adapter_registry.load("automl_engine")
         tracker = adapter_registry.load("automl_runs")(self.spec)
@@ -178,7 +180,7 @@ class AutoMLRun:
 
         try:
             outcome = engine(train, self.spec, validation=validation, on_trial=on_trial,
-                             work_dir=path.parent)
+                             work_dir=path.parent, spark_session=spark_session)
         except Exception as exc:
             self.board["status"] = "Failed"
             self.board["error"] = str(exc)

@@ -8,7 +8,7 @@ exported model. Services reach it through the adapter registry (role ``automl_en
 
 Modules: ``data`` (checks, target, validation folds), ``featurize`` (column types and the
 ColumnTransformer), ``learners`` (algorithms, spaces, defaults), ``workers`` (trial
-processes), ``search`` (Optuna TPE, limits), ``ensemble`` (Caruana selection, voting
+processes), ``spark_trials`` (trials as Spark tasks), ``search`` (Optuna TPE, limits), ``ensemble`` (Caruana selection, voting
 models), ``finalize`` (refit, ONNX check, importance), ``onnx_export``, ``metrics``,
 ``importance``, ``engine`` (one run end to end), ``results`` (the result types).
 """

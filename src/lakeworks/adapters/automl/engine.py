@@ -31,6 +31,7 @@ from lakeworks.adapters.automl.learners import LEARNERS, Context
 from lakeworks.adapters.automl.metrics import all_metrics, better, primary_score
 from lakeworks.adapters.automl.results import AutoMLOutcome, TrialResult
 from lakeworks.adapters.automl.search import Candidate, Search
+from lakeworks.adapters.automl.spark_trials import SparkPool, spark_parallelism
 from lakeworks.adapters.automl.workers import Bundle, Pool
 from lakeworks.core.automl import VOTING_ENSEMBLE, AutoMLSpec
 from lakeworks.errors import InvalidInputError
@@ -57,7 +58,8 @@ def _implemented(spec: AutoMLSpec) -> list[str]:
 def run_automl(train: pd.DataFrame, spec: AutoMLSpec, *, validation: pd.DataFrame | None = None,
                on_trial: Callable[[TrialResult], None] | None = None,
                should_stop: Callable[[], bool] | None = None,
-               work_dir: Path | None = None) -> AutoMLOutcome:
+               work_dir: Path | None = None,
+               spark_session: Callable[[], Any] | None = None) -> AutoMLOutcome:
     """Search models for ``spec`` on ``train`` and return the best, refit on all rows.
 
     Args:
@@ -67,6 +69,8 @@ def run_automl(train: pd.DataFrame, spec: AutoMLSpec, *, validation: pd.DataFram
         on_trial: called with each leaderboard row as soon as a trial ends.
         should_stop: polled a few times a second; True ends the search early.
         work_dir: where worker logs go (a temporary folder when None).
+        spark_session: when given, trials run as Spark tasks on the session it returns
+            (called once the budget's clock has started) instead of local processes.
 
     Returns:
         The outcome: leaderboard, winner, fitted pipeline, ONNX model, importance.
@@ -108,9 +112,12 @@ def run_automl(train: pd.DataFrame, spec: AutoMLSpec, *, validation: pd.DataFram
     guardrails = data_mod.data_guardrails(spec.task, prepared, train_y, labels)
     guardrails += _feature_guardrails(plan, prepared.frame, validation_plan)
     algorithms = _implemented(spec)
-    concurrency = max(1, min(spec.limits.max_concurrent_trials, _cores()))
+    spark = spark_session() if spark_session is not None else None
+    slots = _cores() if spark is None else spark_parallelism(spark)
+    wanted = spec.limits.max_concurrent_trials
+    concurrency = max(1, min(wanted, slots or wanted))
     cores = spec.limits.max_cores_per_trial
-    threads = max(1, _cores() // concurrency if not cores or cores < 0 else cores)
+    threads = max(1, (slots or 1) // concurrency if not cores or cores < 0 else cores)
     context = Context(spec.task, threads, spec.seed, len(prepared.frame),
                       0 if labels is None else len(labels))
     own_dir = work_dir is None
@@ -121,7 +128,10 @@ def run_automl(train: pd.DataFrame, spec: AutoMLSpec, *, validation: pd.DataFram
     with bundle.open("wb") as handle:
         pickle.dump(Bundle(frame, y, weight, validation_plan.folds, validation_plan.refit_rows,
                            plan, spec, context), handle, protocol=pickle.HIGHEST_PROTOCOL)
-    pool = Pool(bundle, concurrency, threads, folder)
+    pool: Any = (Pool(bundle, concurrency, threads, folder) if spark is None
+                 else SparkPool(spark, bundle, concurrency, threads))
+    if spark is not None:
+        log.info("AutoML trials run on Spark (%d at once)", concurrency)
     try:
         eval_rows = np.concatenate([rows for _, rows in validation_plan.folds])
         search = Search(spec, pool, context, algorithms, y[eval_rows], y_range,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lakeworks.client.entities.io import Input, Output
-from lakeworks.core.automl import AutoMLSpec, Task, automl_spec
+from lakeworks.core.automl import AutoMLSpec, Task, automl_spec, trials_on_spark
 from lakeworks.core.jobs import JobSpec
 from lakeworks.errors import InvalidInputError
 
@@ -241,6 +241,8 @@ class AutoMLJob:
             args += [f"--{role}-data", "${{inputs." + role + "_data}}"]
         if self.model_name:
             args += ["--model-name", shlex.quote(self.model_name)]
+        if trials_on_spark(self.compute):
+            args += ["--trials-on", "spark"]
         args += ["--best-model", "${{outputs.best_model}}"]
         node = command(
             command=" ".join(args),
