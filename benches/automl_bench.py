@@ -239,12 +239,16 @@ def main() -> None:
 
 def report(results: dict[tuple[str, str], list[dict[str, Any]]], names: list[str],
            tools: list[str], args: argparse.Namespace) -> None:
-    def mean(name: str, tool: str, key: str) -> float:
-        return statistics.fmean(r[key] for r in results[(name, tool)])
+    def mean(name: str, tool: str, key: str) -> float:  # the median of the repeats
+        return statistics.median(r[key] for r in results[(name, tool)])
+
+    def spread(name: str, tool: str) -> str:
+        values = [r["score"] for r in results[(name, tool)]]
+        return f"{min(values):.4f}-{max(values):.4f}" if len(values) > 1 else ""
 
     head = "| data set (metric) | " + " | ".join(f"{t} score" for t in tools) + " | " + \
         " | ".join(f"{t} wall (s)" for t in tools) + " |"
-    print(f"\nbudget {args.budget:.0f} s, {args.repeats} repeat(s), mean of repeats\n")
+    print(f"\nbudget {args.budget:.0f} s, {args.repeats} repeat(s), median of repeats\n")
     print(head)
     print("| --- |" + " ---: |" * (2 * len(tools)))
     ranks: dict[str, list[float]] = {t: [] for t in tools}
@@ -262,6 +266,9 @@ def report(results: dict[tuple[str, str], list[dict[str, Any]]], names: list[str
         walls = [f"{mean(name, t, 'wall'):.1f}" for t in tools]
         metric = "AUC" if DATASETS[name][0] == "classification" else "R²"
         print(f"| {name} ({metric}) | " + " | ".join(cells + walls) + " |")
+        if args.repeats > 1:
+            print("|   range of repeats | " + " | ".join(spread(name, t) for t in tools)
+                  + " |" + " |" * len(tools))
         anchors = [scores[t] for t in tools if t != "lakeworks"]
         if "lakeworks" in tools and anchors:
             ratios.append(scores["lakeworks"] / max(anchors))

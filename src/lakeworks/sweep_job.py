@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     ws = open_workspace(Path(os.environ["LAKEWORKS_WORKSPACE"]))
     name = os.environ["LAKEWORKS_JOB_NAME"]
     try:
-        run = SweepRun(ws, name, plan, echo=lambda line: print(line, flush=True))
+        run = SweepRun(ws, name, plan, echo=lambda line: print(line, flush=True),
+                       parent_run_id=os.environ.get("MLFLOW_RUN_ID"))
         own = run.jobs.repo.get(name)
         trial = trial_component(own_component(own), plan)
         limits = plan.limits

@@ -134,3 +134,41 @@ def test_classification_on_hr_attrition_gives_onnx_probabilities(workspace: Work
     probabilities = np.asarray(outputs["probabilities"])
     assert probabilities.shape == (50, 2)
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_automl_train_on_a_terminal_shows_a_live_budget_bar_and_leaderboard(
+        workspace: Workspace, tmp_path: Path) -> None:
+    """On a real pseudo-terminal the CLI redraws a progress bar and the leaderboard."""
+    import pty
+    import re
+
+    from sklearn.datasets import load_diabetes
+
+    data = tmp_path / "diabetes.csv"
+    load_diabetes(as_frame=True).frame.to_csv(data, index=False)
+    main, child = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160", "LINES": "50", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lakeworks", "-w", str(workspace.path), "automl", "train",
+         "--file", str(data), "--target", "target", "--task", "regression", "--timeout", "20s",
+         "--max-concurrent", "2"],
+        stdin=child, stdout=child, stderr=child, env=env, close_fds=True)
+    os.close(child)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    raw = b"".join(chunks).decode("utf-8", errors="replace")
+    assert "\x1b[" in raw  # drawn with terminal control sequences, not printed line by line
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+    assert re.search(r"AutoML \d+ trials", text) and "of 20s" in text
+    assert "leaderboard" in text and "normalized_root_mean_squared_error" in text
+    assert text.count("AutoML ") >= 3  # redrawn as trials came in

@@ -88,6 +88,14 @@ def test_grid_sweep_runs_every_choice_and_exposes_the_best(
     assert done.metrics == {"score": best.metrics["score"]}
     assert done.params == {"x": "0.3"}
     assert max_overlap(trials) == 2
+    # every trial's MLflow run is a child of the sweep's run, as Azure's trials are
+    import mlflow
+
+    parent = module_ws.metadata.jobs.get(submitted.name).mlflow_run_id
+    tracking = mlflow.MlflowClient(module_ws.tracking().uri)
+    assert parent and all(
+        tracking.get_run(str(t.mlflow_run_id)).data.tags.get("mlflow.parentRunId") == parent
+        for t in trials)
 
     ml_client.jobs.download(submitted.name, download_path=tmp_path / "dl", output_name="model")
     assert (tmp_path / "dl" / "named-outputs" / "model" / "x.txt").read_text() == "0.3"

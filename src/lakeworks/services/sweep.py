@@ -5,7 +5,8 @@ step): asking the sampler (role ``sweep_sampler``) for hyperparameters, submitti
 an ordinary command job named ``<sweep>_<n>`` and tagged with the sweep, keeping at most
 ``max_concurrent_trials`` running, reading each running trial's primary metric history from
 the tracking server and cancelling the trials the early termination policy rejects, honouring
-``max_total_trials`` and ``timeout`` (``trial_timeout`` is each trial's step timeout), and at
+``max_total_trials`` and ``timeout`` (``trial_timeout`` is each trial's step timeout), nesting
+each trial's MLflow run under the sweep step's run, and at
 the end copying the best completed trial's outputs into the sweep's own outputs and recording
 the best trial, its score and hyperparameters on the sweep's MLflow run and job record. It
 also reads a sweep's trials back for the CLI. The rules themselves are in ``core.sweep*``.
@@ -38,6 +39,7 @@ TRIAL_TAG = "lakeworks.sweep_trial"
 METRIC_TAG = "lakeworks.sweep_metric"
 BEST_TAG = "best_child_run_id"
 HP_VARIABLE = "AZUREML_SWEEP_"
+PARENT_RUN_TAG = "mlflow.parentRunId"
 _ENDED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED,
                     JobStatus.NOT_RESPONDING})
 
@@ -55,6 +57,7 @@ class Trial:
     evaluated: int = 0
     stopped: str | None = None
     seconds: float | None = None
+    linked: bool = False  # its MLflow run is a child of the sweep's
 
 
 @dataclass
@@ -127,11 +130,15 @@ class SweepRun:
         plan: the checked plan.
         echo: where leaderboard lines go (the step's log).
         poll: seconds between looks at the running trials.
+        parent_run_id: the sweep step's MLflow run; each trial's run becomes its child
+            (``mlflow.parentRunId``), so MLflow shows the trials nested under the sweep.
     """
 
     def __init__(self, ws: Workspace, sweep: str, plan: SweepPlan, *,
-                 echo: Callable[[str], None] = print, poll: float = 0.5) -> None:
+                 echo: Callable[[str], None] = print, poll: float = 0.5,
+                 parent_run_id: str | None = None) -> None:
         self.ws = ws
+        self.parent_run_id = parent_run_id
         self.sweep = sweep
         self.plan = plan
         self.echo = echo
@@ -218,6 +225,8 @@ class SweepRun:
         for entry in list(running.values()):
             record = self.jobs.get(entry.name)
             entry.status = record.status.value
+            if not entry.linked and record.mlflow_run_id and self.parent_run_id:
+                self._link(entry, record.mlflow_run_id)
             if policy is not None and record.mlflow_run_id:
                 try:
                     entry.history = self.tracking.metric_history(record.mlflow_run_id, metric)
@@ -240,6 +249,14 @@ class SweepRun:
                 entry.stopped = why
                 self.echo(f"stopping trial {entry.name} early: {why}")
                 self.jobs.cancel(entry.name)
+
+    def _link(self, entry: Trial, run_id: str) -> None:
+        entry.linked = True
+        try:
+            self.tracking.log_batch(run_id, tags={PARENT_RUN_TAG: str(self.parent_run_id),
+                                                  SWEEP_TAG: self.sweep})
+        except LakeworksError as exc:  # the trial still counts; MLflow just shows it flat
+            self.echo(f"could not nest trial {entry.name} under the sweep's run: {exc}")
 
     def _ended(self, entry: Trial, record: JobRecord) -> None:
         metric = self.plan.objective.primary_metric

@@ -1,4 +1,4 @@
-"""The AutoML engine: search, ensemble and ONNX export for tabular classification and regression.
+"""The AutoML engine: search, ensembles and ONNX export for tabular classification and regression.
 
 Pure machine learning, no workspace: ``run_automl(frame, spec)`` takes a pandas frame and an
 ``AutoMLSpec`` (``lakeworks.core.automl``) and returns an ``AutoMLOutcome`` (leaderboard,
@@ -8,7 +8,9 @@ exported model. Services reach it through the adapter registry (role ``automl_en
 
 Modules: ``data`` (checks, target, validation folds), ``featurize`` (column types and the
 ColumnTransformer), ``learners`` (algorithms, spaces, defaults), ``workers`` (trial
-processes), ``spark_trials`` (trials as Spark tasks), ``search`` (Optuna TPE, limits), ``ensemble`` (Caruana selection, voting
+processes), ``spark_trials`` (trials as Spark tasks), ``search`` (Optuna TPE, limits),
+``ensemble`` (the VotingEnsemble by Caruana selection and the StackEnsemble, a meta-learner
+over the members' out-of-fold predictions, off under ONNX as in Azure; their scikit-learn
 models), ``finalize`` (refit, ONNX check, importance), ``onnx_export``, ``metrics``,
 ``importance``, ``engine`` (one run end to end), ``results`` (the result types).
 """

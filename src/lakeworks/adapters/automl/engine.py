@@ -1,10 +1,14 @@
-"""One AutoML run end to end: checks, featurization plan, search, ensemble, refit, ONNX, importance.
+"""One AutoML run end to end: checks, featurization, search, ensembles, refit, ONNX, importance.
 
 Owns the run's clock: ``limits.timeout_minutes`` covers everything, so the search stops early
-enough to leave time for the final refit, the ensemble, the ONNX export and check, and
-permutation importance (the reserve grows with what the best trials cost to refit). Also the
-fall-backs: an ensemble whose refit or ONNX check does not succeed in time gives way to the
-best single model that does. Must not know about workspaces, jobs or MLflow.
+enough to leave time for the final refit, the ensembles, the ONNX export and check, and
+permutation importance (the reserve grows with what the best trials and the ensembles' members
+cost to refit). After the search come the two ensemble rows, as Azure adds them: the
+VotingEnsemble (when it beats the best single model) and the StackEnsemble (when
+``enable_stack_ensemble`` is on, ONNX compatibility is off and at least two candidates
+finished; a guardrail says when ONNX turned it off). Also the fall-backs: an ensemble whose
+refit or ONNX check does not succeed in time gives way to the next best model that does. Must
+not know about workspaces, jobs or MLflow.
 """
 
 from __future__ import annotations
@@ -24,7 +28,16 @@ import numpy as np
 import pandas as pd
 
 from lakeworks.adapters.automl import data as data_mod
-from lakeworks.adapters.automl.ensemble import blend, caruana
+from lakeworks.adapters.automl.ensemble import (
+    LIBRARY,
+    Stack,
+    blend,
+    caruana,
+    describe_stack,
+    fit_stack,
+    stack_members,
+    stacking,
+)
 from lakeworks.adapters.automl.featurize import plan_featurization
 from lakeworks.adapters.automl.finalize import Finalizer
 from lakeworks.adapters.automl.learners import LEARNERS, Context
@@ -33,14 +46,10 @@ from lakeworks.adapters.automl.results import AutoMLOutcome, TrialResult
 from lakeworks.adapters.automl.search import Candidate, Search
 from lakeworks.adapters.automl.spark_trials import SparkPool, spark_parallelism
 from lakeworks.adapters.automl.workers import Bundle, Pool
-from lakeworks.core.automl import VOTING_ENSEMBLE, AutoMLSpec
+from lakeworks.core.automl import STACK_ENSEMBLE, VOTING_ENSEMBLE, AutoMLSpec
 from lakeworks.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
-
-#: Candidates the ensemble selection looks at (best first).
-LIBRARY = 20
-
 
 def _cores() -> int:
     try:
@@ -111,6 +120,7 @@ def run_automl(train: pd.DataFrame, spec: AutoMLSpec, *, validation: pd.DataFram
     y_range = float(train_y.max() - train_y.min()) if labels is None else 1.0
     guardrails = data_mod.data_guardrails(spec.task, prepared, train_y, labels)
     guardrails += _feature_guardrails(plan, prepared.frame, validation_plan)
+    guardrails += _ensemble_guardrails(spec)
     algorithms = _implemented(spec)
     spark = spark_session() if spark_session is not None else None
     slots = _cores() if spark is None else spark_parallelism(spark)
@@ -152,11 +162,14 @@ def run_automl(train: pd.DataFrame, spec: AutoMLSpec, *, validation: pd.DataFram
                 "fewer rows", field="limits.timeout_minutes")
         trials = list(search.state.trials)
         ensemble = _ensemble(spec, ranked, y[eval_rows], y_range, search.state.dispatched)
-        if ensemble is not None:
-            trials.append(ensemble[0])
-            if on_trial is not None:
-                on_trial(ensemble[0])
-        result = final.run(ranked, ensemble)
+        stack = _stack(spec, ranked, y[eval_rows], y_range,
+                       search.state.dispatched + (0 if ensemble is None else 1))
+        for row in (ensemble, stack):
+            if row is not None:
+                trials.append(row[0])
+                if on_trial is not None:
+                    on_trial(row[0])
+        result = final.run(ranked, ensemble, stack)
     finally:
         pool.close()
         if own_dir:
@@ -211,6 +224,44 @@ def _ensemble(spec: AutoMLSpec, ranked: list[Candidate], y_eval: np.ndarray, y_r
         metrics, metrics.get(spec.primary_metric, value), "Completed",
         time.time() - started, started)
     return trial, members
+
+
+def _stack(spec: AutoMLSpec, ranked: list[Candidate], y_eval: np.ndarray, y_range: float,
+           number: int) -> tuple[TrialResult, Stack] | None:
+    """The StackEnsemble trial and its second layer (a leaderboard row whether it wins or not).
+
+    Built when ``stacking`` allows it and at least two candidates with finite predictions
+    finished; scored on the meta-learner's cross-validated predictions.
+    """
+    if not stacking(spec.training):
+        return None
+    started = time.time()
+    usable = [c for c in ranked[:LIBRARY] if c.trial.score is not None
+              and math.isfinite(c.trial.score) and np.isfinite(c.predictions).all()]
+    picked = [usable[i] for i in stack_members([c.algorithm for c in usable])]
+    if len(picked) < 2:
+        return None
+    stack = fit_stack(spec.task, [c.trial.number for c in picked],
+                      [c.predictions for c in picked], y_eval, spec.seed)
+    if stack is None:
+        log.info("no StackEnsemble: too few evaluation rows to cross-validate its meta-learner")
+        return None
+    metrics = all_metrics(spec.task, y_eval, stack.predictions, y_range)
+    trial = TrialResult(number, STACK_ENSEMBLE, None,
+                        describe_stack(stack, [c.algorithm for c in picked]), metrics,
+                        metrics.get(spec.primary_metric, math.nan), "Completed",
+                        time.time() - started, started)
+    return trial, stack
+
+
+def _ensemble_guardrails(spec: AutoMLSpec) -> list[dict[str, str]]:
+    """Azure's rule, said aloud: no StackEnsemble when ONNX-compatible models are asked for."""
+    training = spec.training
+    if training.enable_stack_ensemble and training.enable_onnx_compatible_models:
+        return [data_mod.guardrail(
+            "Stack ensemble", "Done", "not built: ONNX-compatible models were asked for "
+            "(as in Azure, StackEnsemble is off with enable_onnx_compatible_models)")]
+    return []
 
 
 def _feature_guardrails(plan: Any, frame: pd.DataFrame,

@@ -1,34 +1,72 @@
-"""The VotingEnsemble: Caruana ensemble selection over the trials, and the final scikit-learn model.
+"""The ensembles: Azure's VotingEnsemble (Caruana selection) and StackEnsemble, as sklearn models.
 
-Owns greedy ensemble selection as Azure's VotingEnsemble does it (Caruana et al., ICML 2004:
-sorted initialisation with up to 5 of the best models within 5% of the best score, then
-repeatedly adding, with replacement, the model that most improves the ensemble's validation
-score until nothing improves; weights are selection counts) over the trials' out-of-fold or
-validation predictions, and assembling fitted members into the final pipeline: raw columns ->
-featurizer -> a soft ``VotingClassifier`` / ``VotingRegressor`` (weights as a numpy array,
-``flatten_transform=False``: what the ONNX converters need). A classifier is always a
-``VotingClassifier`` (one member with weight 1 for a single winner): its label encoder turns
-the members' class indices back into the user's labels. StackEnsemble is not built.
+Owns both ensembles of a run, built from the trials' out-of-fold or validation predictions,
+and assembling fitted members into the final pipeline: raw columns -> featurizer -> the
+ensemble model.
+
+VotingEnsemble: greedy ensemble selection as Azure does it (Caruana et al., ICML 2004: sorted
+initialisation with up to 5 of the best models within 5% of the best score, then repeatedly
+adding, with replacement, the model that most improves the ensemble's validation score until
+nothing improves; weights are selection counts); the model is a soft ``VotingClassifier`` /
+``VotingRegressor`` (weights as a numpy array, ``flatten_transform=False``: what the ONNX
+converters need). A classifier is always a ``VotingClassifier`` (one member with weight 1 for
+a single winner): its label encoder turns the members' class indices back into the user's
+labels.
+
+StackEnsemble: a two-layer model as Azure builds it. The base learners are up to
+``STACK_SIZE`` of the best candidates, the best of each algorithm first; the meta-learner is
+fitted on their out-of-fold predictions (class probabilities, the first column dropped for two
+classes, exactly as ``StackingClassifier`` feeds them at predict time; values for regression):
+a ``LogisticRegression`` whose ``C`` is chosen by cross-validated log loss (Azure:
+``LogisticRegressionCV``) or a non-negative ``ElasticNet`` whose ``alpha`` and ``l1_ratio``
+``ElasticNetCV`` chooses. Its score is honest: the meta-learner, search included, is
+cross-validated over the evaluation rows (``cross_val_predict``), never scored on the rows it
+was fitted on. The model is a ``StackingClassifier`` / ``StackingRegressor`` whose fitted
+attributes are set from members refit on all rows and the meta-learner fitted on every
+out-of-fold row. It is not built under ``enable_onnx_compatible_models`` (Azure turns it off
+there, and the engine says so in a guardrail), nor when ``enable_stack_ensemble`` is off.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import VotingClassifier, VotingRegressor
+from sklearn.base import clone
+from sklearn.ensemble import (
+    StackingClassifier,
+    StackingRegressor,
+    VotingClassifier,
+    VotingRegressor,
+)
+from sklearn.linear_model import ElasticNet, ElasticNetCV, LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 
 from lakeworks.adapters.automl.metrics import better
-from lakeworks.core.automl import is_maximized
+from lakeworks.core.automl import AutoMLTraining, Task, is_maximized
 
+#: Candidates the ensembles choose their members from (best first).
+LIBRARY = 20
 #: Azure's defaults: sorted initialisation size, its tolerance, selection rounds.
 INIT_SIZE = 5
 INIT_WITHIN = 0.05
 ITERATIONS = 15
+
+#: StackEnsemble: base learners at most; folds of the meta-learner's honest score and of its
+#: own parameter search; the search's grids; the fewest evaluation rows (per class when
+#: classifying) the meta-learner is cross-validated on.
+STACK_SIZE = 5
+META_FOLDS = 5
+META_INNER_FOLDS = 3
+META_CS = (0.01, 0.1, 1.0, 10.0, 100.0)
+META_L1_RATIOS = (0.1, 0.5, 0.9, 1.0)
+META_MIN_ROWS = 30
 
 
 def caruana(predictions: Sequence[np.ndarray], scores: Sequence[float],
@@ -96,4 +134,176 @@ def assemble(featurizer: Any, members: Sequence[tuple[str, Any]], weights: Seque
         model = VotingRegressor(list(members), weights=w)
     model.estimators_ = fitted
     model.named_estimators_ = Bunch(**dict(zip(names, fitted, strict=True)))
+    return Pipeline([("featurize", featurizer), ("model", model)])
+
+
+# -- StackEnsemble ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stack:
+    """A StackEnsemble's second layer, fitted on its members' out-of-fold predictions.
+
+    Attributes:
+        members: the base learners' trial numbers, in the order of the meta features.
+        meta: the meta-learner fitted on every evaluation row's out-of-fold predictions.
+        predictions: the meta-learner's cross-validated predictions on those rows
+            (probabilities or values): what the StackEnsemble is scored on.
+    """
+
+    members: tuple[int, ...]
+    meta: Any
+    predictions: np.ndarray
+
+
+def stacking(training: AutoMLTraining) -> bool:
+    """Whether a run builds a StackEnsemble: asked for, and no ONNX-compatible models.
+
+    Azure turns StackEnsemble off when ``enable_onnx_compatible_models`` is on; so does this.
+    """
+    return training.enable_stack_ensemble and not training.enable_onnx_compatible_models
+
+
+def stack_members(algorithms: Sequence[str], size: int = STACK_SIZE) -> list[int]:
+    """Indices of the base learners among candidates ranked best first.
+
+    The best candidate of each algorithm comes first (diverse members), then the next best
+    candidates fill the remaining places.
+
+    Args:
+        algorithms: each candidate's algorithm, best candidate first.
+        size: the most members.
+
+    Returns:
+        Candidate indices, in rank order.
+    """
+    firsts: dict[str, int] = {}
+    for i, name in enumerate(algorithms):
+        firsts.setdefault(name, i)
+    rest = [i for i in range(len(algorithms)) if i not in firsts.values()]
+    return sorted([*firsts.values(), *rest][:size])
+
+
+def meta_features(predictions: Sequence[np.ndarray]) -> np.ndarray:
+    """The meta-learner's input: members' predictions side by side.
+
+    Mirrors what ``StackingClassifier`` / ``StackingRegressor`` feed their final estimator:
+    a column per regression member; per classifier member its class probabilities, less the
+    first column when there are two classes (it is one minus the second).
+    """
+    columns = []
+    for pred in predictions:
+        values = np.asarray(pred, dtype=np.float64)
+        if values.ndim == 1:
+            columns.append(values.reshape(-1, 1))
+        else:
+            columns.append(values[:, 1:] if values.shape[1] == 2 else values)
+    return np.hstack(columns)
+
+
+def _meta_search(task: Task, seed: int) -> Any:
+    """The meta-learner with its parameter search (Azure: ``LogisticRegressionCV`` or
+    ``ElasticNetCV``)."""
+    if task is Task.CLASSIFICATION:
+        inner: Any = StratifiedKFold(META_INNER_FOLDS, shuffle=True, random_state=seed)
+        meta = LogisticRegression(solver="newton-cholesky", max_iter=1000)  # few features
+        return GridSearchCV(meta, {"C": list(META_CS)},
+                            scoring="neg_log_loss", cv=inner)
+    inner = KFold(META_INNER_FOLDS, shuffle=True, random_state=seed)
+    return ElasticNetCV(l1_ratio=list(META_L1_RATIOS), cv=inner, positive=True,
+                        max_iter=5000, random_state=seed)
+
+
+def _chosen(task: Task, X: np.ndarray, y: np.ndarray, seed: int) -> Any:
+    """The plain meta-learner the search chooses on all rows, fitted on them."""
+    search = _meta_search(task, seed).fit(X, y)
+    if task is Task.CLASSIFICATION:
+        return search.best_estimator_
+    return ElasticNet(alpha=search.alpha_, l1_ratio=search.l1_ratio_, positive=True,
+                      max_iter=5000, random_state=seed).fit(X, y)
+
+
+def _outer_folds(task: Task, y: np.ndarray, classes: int, seed: int) -> Any | None:
+    """Folds of the meta-learner's honest score; None when there are too few rows."""
+    if len(y) < META_MIN_ROWS:
+        return None
+    if task is Task.CLASSIFICATION:
+        counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=classes)
+        if counts.min() < META_FOLDS:
+            return None
+        return StratifiedKFold(META_FOLDS, shuffle=True, random_state=seed)
+    return KFold(META_FOLDS, shuffle=True, random_state=seed)
+
+
+def fit_stack(task: Task, numbers: Sequence[int], predictions: Sequence[np.ndarray],
+              y: np.ndarray, seed: int) -> Stack | None:
+    """Fit and honestly score the meta-learner over members' out-of-fold predictions.
+
+    Args:
+        task: classification (``y`` encoded 0..K-1, predictions are probabilities) or
+            regression.
+        numbers: the members' trial numbers.
+        predictions: each member's out-of-fold predictions on the evaluation rows.
+        y: the evaluation rows' target.
+        seed: the run's seed (folds, solver).
+
+    Returns:
+        The stack, or None when the rows (or a class's rows) are too few to cross-validate
+        the meta-learner.
+    """
+    classes = np.asarray(predictions[0]).shape[1] if task is Task.CLASSIFICATION else 0
+    folds = _outer_folds(task, y, classes, seed)
+    if folds is None or len(predictions) < 2:
+        return None
+    X = meta_features(predictions)
+    method = "predict_proba" if task is Task.CLASSIFICATION else "predict"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence notes of a tiny linear model
+        honest = cross_val_predict(_meta_search(task, seed), X, y, cv=folds, method=method)
+        meta = _chosen(task, X, y, seed)
+    return Stack(tuple(numbers), meta, np.asarray(honest, dtype=np.float64))
+
+
+def describe_stack(stack: Stack, algorithms: Sequence[str]) -> dict[str, Any]:
+    """The StackEnsemble's leaderboard hyperparameters (``algorithms``: its members')."""
+    meta = stack.meta
+    chosen = ({"C": float(meta.C)} if isinstance(meta, LogisticRegression)
+              else {"alpha": float(meta.alpha), "l1_ratio": float(meta.l1_ratio)})
+    return {"ensembled_iterations": list(stack.members),
+            "ensembled_algorithms": list(algorithms),
+            "meta_learner": type(meta).__name__, "meta_learner_parameters": chosen}
+
+
+def assemble_stack(featurizer: Any, members: Sequence[tuple[str, Any]], meta: Any,
+                   labels: np.ndarray | None) -> Pipeline:
+    """The final model of a StackEnsemble: featurizer then a fitted stacking model.
+
+    Args:
+        featurizer: the fitted featurizer (raw columns in, features out).
+        members: (name, estimator) of each base learner refit on all rows, in the order of
+            the meta-learner's features.
+        meta: the fitted meta-learner (``Stack.meta``).
+        labels: the user's class labels in encoded order; None for regression.
+
+    Returns:
+        ``Pipeline([("featurize", featurizer), ("model", stacking)])``.
+    """
+    names = [name for name, _ in members]
+    fitted = [est for _, est in members]
+    model: Any
+    if labels is not None:
+        model = StackingClassifier(list(members), final_estimator=clone(meta),
+                                   stack_method="predict_proba")
+        encoder = LabelEncoder()
+        encoder.classes_ = np.asarray(labels)
+        model._label_encoder = encoder
+        model.classes_ = encoder.classes_
+        width = len(labels) - 1 if len(labels) == 2 else len(labels)
+    else:
+        model = StackingRegressor(list(members), final_estimator=clone(meta))
+        width = 1
+    model.estimators_ = fitted
+    model.named_estimators_ = Bunch(**dict(zip(names, fitted, strict=True)))
+    model.stack_method_ = ["predict_proba" if labels is not None else "predict"] * len(fitted)
+    model.final_estimator_ = meta
+    model._n_feature_outs = [width] * len(fitted)
     return Pipeline([("featurize", featurizer), ("model", model)])

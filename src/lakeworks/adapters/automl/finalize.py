@@ -1,11 +1,17 @@
 """The end of a run: refit the winner on all rows, check its ONNX export, measure importance.
 
-Owns what happens after the search: refitting the ensemble's members (or the best single
-model) in the worker pool, assembling the final pipeline, exporting and checking it against
-Python when ONNX compatibility is on (a candidate whose ONNX predictions differ by more than
-``PARITY_LIMIT`` cannot win: the ensemble then drops the members that fail, and after that the
-next best single model is tried), permutation importance, and the time this all needs (which
-the search keeps in reserve). Must not choose configurations (``search`` does).
+Owns what happens after the search: choosing among the ensembles that beat the best single
+model (VotingEnsemble, StackEnsemble: the better score first), refitting their members (each
+trial once, shared members reused) and the best single model in the worker pool, assembling
+the final pipeline, exporting and checking it against Python when ONNX compatibility is on (a
+candidate whose ONNX predictions differ by more than ``PARITY_LIMIT`` cannot win: the ensemble
+then drops the members that fail, and after that the next best single model is tried; no
+StackEnsemble is built under ONNX), permutation importance, and the time this all needs (which
+the search keeps in reserve: the refits of the best trials and of the StackEnsemble's likely
+members, and its meta-learner's fits). An ensemble whose members are not all refit in time is
+rebuilt from those that are (the StackEnsemble's meta-learner fitted and scored again) if it
+still beats the best single model, and otherwise gives way to the next best model. Must not
+choose configurations (``search`` does).
 """
 
 from __future__ import annotations
@@ -21,7 +27,17 @@ import pandas as pd
 
 from lakeworks.adapters.automl import onnx_export
 from lakeworks.adapters.automl.data import Validation, guardrail
-from lakeworks.adapters.automl.ensemble import assemble, blend
+from lakeworks.adapters.automl.ensemble import (
+    LIBRARY,
+    Stack,
+    assemble,
+    assemble_stack,
+    blend,
+    describe_stack,
+    fit_stack,
+    stack_members,
+    stacking,
+)
 from lakeworks.adapters.automl.featurize import FeaturizationPlan, build_featurizer
 from lakeworks.adapters.automl.importance import feature_importance
 from lakeworks.adapters.automl.learners import Context
@@ -73,6 +89,9 @@ class Finalizer:
         self.onnx_part = _clamp(0.1 * total, 2.0, 60.0) if self.onnx and budget else 0.0
         self.importance_part = _clamp(0.05 * total, 1.0, 30.0) if self.explain and budget \
             else 0.0
+        self.stacking = stacking(spec.training)
+        self.stack_part = _clamp(0.02 * total, 0.5, 10.0) if self.stacking and budget else 0.0
+        self.stacks: dict[int, Stack] = {}
         self.refits: dict[int, Any] = {}
         self.notes: list[dict[str, str]] = []
         self.checked: dict[int, TrialResult] = {}
@@ -91,10 +110,21 @@ class Finalizer:
         scored = [c for c in candidates if c.trial.score is not None]
         scored.sort(key=lambda c: -(c.trial.score or 0) if self.spec.maximize
                     else (c.trial.score or 0))
-        costs = [self._refit_seconds(c) for c in scored[:3]] or [0.05 * self.budget]
+        costs = [self._refit_seconds(c) for c in self._refit_guess(scored)] \
+            or [0.05 * self.budget]
         refit = max(sum(costs) / max(1, len(self.pool.procs)), max(costs))
-        need = self.onnx_part + self.importance_part + refit + 0.02 * self.budget + 1.0
+        need = (self.onnx_part + self.importance_part + self.stack_part + refit
+                + 0.02 * self.budget + 1.0)
         return min(need, 0.6 * self.budget)
+
+    def _refit_guess(self, scored: list[Candidate]) -> list[Candidate]:
+        """The candidates the end will likely refit: the best three, the stack's members."""
+        guess = scored[:3]
+        if self.stacking:
+            library = scored[:LIBRARY]
+            picked = stack_members([c.algorithm for c in library])
+            guess += [library[i] for i in picked if i >= len(guess)]
+        return guess
 
     # -- refits ----------------------------------------------------------------------------
 
@@ -134,11 +164,20 @@ class Finalizer:
 
     # -- one attempt -----------------------------------------------------------------------
 
-    def _model(self, members: dict[int, int], by_number: dict[int, Candidate]) -> Any:
+    def _refit_members(self, numbers: list[int],
+                       by_number: dict[int, Candidate]) -> tuple[Any, list[tuple[str, Any]]]:
+        """A featurizer fitted on the refit rows, and the named refit members."""
         rows = self.validation.refit_rows
         featurizer = build_featurizer(self.plan, self.spec).fit(self.frame.iloc[rows])
-        chosen = [(f"m{n}_{by_number[n].algorithm}", self.refits[n]) for n in members]
+        return featurizer, [(f"m{n}_{by_number[n].algorithm}", self.refits[n]) for n in numbers]
+
+    def _model(self, members: dict[int, int], by_number: dict[int, Candidate]) -> Any:
+        featurizer, chosen = self._refit_members(list(members), by_number)
         return assemble(featurizer, chosen, list(members.values()), self.labels)
+
+    def _stack_model(self, stack: Stack, by_number: dict[int, Candidate]) -> Any:
+        featurizer, chosen = self._refit_members(list(stack.members), by_number)
+        return assemble_stack(featurizer, chosen, stack.meta, self.labels)
 
     def _check_frame(self) -> pd.DataFrame:
         folds = self.validation.folds
@@ -169,28 +208,41 @@ class Finalizer:
     # -- the whole end ---------------------------------------------------------------------
 
     def run(self, ranked: list[Candidate],
-            ensemble: tuple[TrialResult, dict[int, int]] | None) -> FinalResult:
+            ensemble: tuple[TrialResult, dict[int, int]] | None,
+            stack: tuple[TrialResult, Stack] | None = None) -> FinalResult:
+        """Refit, assemble, export and explain the best model that can be had in time.
+
+        Args:
+            ranked: the completed candidates, best first.
+            ensemble: the VotingEnsemble trial and its members' votes, if it was built.
+            stack: the StackEnsemble trial and its second layer, if it was built.
+
+        Returns:
+            The final model, the winning trial's number, its validation predictions, its
+            ONNX form, importance, the trials rescored on the way and guardrails.
+        """
         by_number = {c.trial.number: c for c in ranked}
         self.best_single = ranked[0].trial.score
         deadline = self.hard - self.onnx_part - self.importance_part
-        wanted = [ranked[0]]
-        if ensemble is not None:
-            order = sorted(ensemble[1], key=lambda n: -ensemble[1][n])
-            wanted += [by_number[n] for n in order if n != ranked[0].trial.number]
-        self._refit(wanted, deadline, must=True)
+        contenders = self._contenders(ensemble, stack)
+        wanted = [ranked[0].trial.number]
+        for _, members in contenders:
+            order = sorted(members, key=lambda n: -members[n])
+            wanted += [n for n in order if n not in wanted]
+        self._refit([by_number[n] for n in wanted], deadline, must=True)
         attempts: list[tuple[TrialResult, dict[int, int]]] = []
-        if ensemble is not None:
-            trial, members = ensemble
+        for trial, members in contenders:
             kept = {n: k for n, k in members.items() if n in self.refits}
-            if len(kept) < len(members):
-                self.notes.append(guardrail(
-                    "Final model", "Alerted", f"{len(members) - len(kept)} of the ensemble's "
-                    f"{len(members)} members could not be refit in time; left out"))
-                smaller = self._rescored(trial, kept, by_number)
-                if smaller is not None:
-                    attempts.append(smaller)
-            else:
-                attempts.append(ensemble)
+            if len(kept) == len(members):
+                attempts.append((trial, members))
+                continue
+            self.notes.append(guardrail(
+                "Final model", "Alerted", f"{len(members) - len(kept)} of the "
+                f"{trial.algorithm}'s {len(members)} members could not be refit in time; "
+                "left out"))
+            smaller = self._rescored(trial, kept, by_number)
+            if smaller is not None:
+                attempts.append(smaller)
         attempts += [(c.trial, {c.trial.number: 1}) for c in ranked[:FALLBACKS]]
         result: FinalResult | None = None
         while attempts and result is None:
@@ -208,6 +260,19 @@ class Finalizer:
         result.guardrails = self.notes
         return result
 
+    def _contenders(self, ensemble: tuple[TrialResult, dict[int, int]] | None,
+                    stack: tuple[TrialResult, Stack] | None,
+                    ) -> list[tuple[TrialResult, dict[int, int]]]:
+        """The ensembles that beat the best single model, the better first."""
+        out = [] if ensemble is None else [ensemble]
+        metric = self.spec.primary_metric
+        if stack is not None and better(metric, stack[0].score, self.best_single):
+            self.stacks[stack[0].number] = stack[1]
+            out.append((stack[0], dict.fromkeys(stack[1].members, 1)))
+        if len(out) == 2 and better(metric, out[1][0].score, out[0][0].score):
+            out.reverse()
+        return out
+
     def _without_onnx(self, ranked: list[Candidate],
                       by_number: dict[int, Candidate]) -> FinalResult:
         """The best refit single model, when no candidate passed the ONNX check."""
@@ -223,6 +288,10 @@ class Finalizer:
     def _attempt(self, trial: TrialResult, members: dict[int, int],
                  by_number: dict[int, Candidate],
                  attempts: list[tuple[TrialResult, dict[int, int]]]) -> FinalResult | None:
+        if trial.number in self.stacks:  # never under ONNX: no check to make
+            stack = self.stacks[trial.number]
+            return FinalResult(self._stack_model(stack, by_number), trial.number,
+                               stack.predictions)
         model = self._model(members, by_number)
         preds = blend([by_number[n].predictions for n in members], list(members.values()))
         if not self.onnx:
@@ -255,6 +324,8 @@ class Finalizer:
     def _rescored(self, trial: TrialResult, keep: dict[int, int],
                   by_number: dict[int, Candidate]) -> tuple[TrialResult, dict[int, int]] | None:
         """The ensemble of ``keep`` only, if it still beats the best single model."""
+        if trial.number in self.stacks:
+            return self._restacked(trial, list(keep), by_number)
         if len(keep) < 2:
             return None
         y_eval = self.y[self.eval_rows]
@@ -271,6 +342,28 @@ class Finalizer:
             "ensemble_weights": [c / total for c in keep.values()]})
         self.checked[trial.number] = smaller
         return smaller, keep
+
+    def _restacked(self, trial: TrialResult, keep: list[int],
+                   by_number: dict[int, Candidate]) -> tuple[TrialResult, dict[int, int]] | None:
+        """The StackEnsemble of ``keep`` only (its meta-learner fitted and scored again), if it
+        still beats the best single model."""
+        if len(keep) < 2:
+            return None
+        y_eval = self.y[self.eval_rows]
+        task, metric = self.spec.task, self.spec.primary_metric
+        stack = fit_stack(task, keep, [by_number[n].predictions for n in keep], y_eval,
+                          self.spec.seed)
+        if stack is None:
+            return None
+        metrics = all_metrics(task, y_eval, stack.predictions, self.y_range)
+        score = metrics.get(metric, math.nan)
+        if not better(metric, score, self.best_single):
+            return None
+        smaller = replace(trial, metrics=metrics, score=score, hyperparameters=describe_stack(
+            stack, [by_number[n].algorithm for n in keep]))
+        self.checked[trial.number] = smaller
+        self.stacks[trial.number] = stack
+        return smaller, dict.fromkeys(keep, 1)
 
     def _importance(self, model: Any) -> dict[str, float]:
         if not self.explain:

@@ -22,11 +22,12 @@ StopReason = Literal[
 class TrialResult:
     """One leaderboard row: a model tried, with every metric of the task (Azure's names).
 
-    ``algorithm`` is Azure's REST name (``"LightGBM"``, or ``"VotingEnsemble"`` for the
-    ensemble); ``preprocessor`` the scaler swept with it (``"MaxAbsScaler"``; None for tree
-    models, which take features unscaled). ``score`` is the primary metric (None unless
-    ``status`` is ``"Completed"``). ``status`` is ``"Canceled"`` for a trial stopped by its
-    time limit or the end of the budget.
+    ``algorithm`` is Azure's REST name (``"LightGBM"``, or ``"VotingEnsemble"`` /
+    ``"StackEnsemble"`` for the ensembles, whose ``hyperparameters`` name their members'
+    trials and algorithms, and the weights or the meta-learner); ``preprocessor`` the scaler
+    swept with it (``"MaxAbsScaler"``; None for tree models, which take features unscaled).
+    ``score`` is the primary metric (None unless ``status`` is ``"Completed"``). ``status`` is
+    ``"Canceled"`` for a trial stopped by its time limit or the end of the budget.
     """
 
     number: int
@@ -47,8 +48,8 @@ class AutoMLOutcome:
     """The result of ``run_automl``.
 
     Attributes:
-        trials: every trial in the order it finished (the ensemble last).
-        best: the winner (may be the ``VotingEnsemble`` trial).
+        trials: every trial in the order it finished (the ensembles last).
+        best: the winner (may be the ``VotingEnsemble`` or ``StackEnsemble`` trial).
         model: a fitted scikit-learn ``Pipeline`` taking the raw columns (featurization
             inside), refit on all training data.
         onnx_model: the serialized ONNX model when ONNX compatibility was asked for.
