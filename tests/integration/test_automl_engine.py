@@ -1,18 +1,21 @@
 """The AutoML engine with real libraries (scikit-learn, LightGBM, XGBoost, Optuna, ONNX): runs on
 shipped data within their budget, ONNX exports that score raw rows like Python does (unseen
-categories included), featurization decisions, limits, and every bad input it must refuse."""
+categories included), the StackEnsemble (scored out of fold, assembled, saved), featurization
+decisions, limits, and every bad input it must refuse."""
 
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lakeworks.core.automl import AutoMLSpec, automl_spec
+from lakeworks.core.automl import STACK_ENSEMBLE, VOTING_ENSEMBLE, AutoMLSpec, Task, automl_spec
 from lakeworks.errors import InvalidInputError
 from lakeworks.sample_data import dataset_path
 
@@ -32,10 +35,21 @@ if not _MISSING:
         predict_proba_onnx,
         run_automl,
     )
+    from lakeworks.adapters.automl.ensemble import (
+        assemble_stack,
+        fit_stack,
+        meta_features,
+        stack_members,
+    )
     from lakeworks.adapters.automl.featurize import plan_featurization
-    from lakeworks.adapters.automl.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+    from lakeworks.adapters.automl.metrics import (
+        BINARY_METRICS,
+        CLASSIFICATION_METRICS,
+        REGRESSION_METRICS,
+    )
 
 BUDGET = 20.0
+ENSEMBLES = (VOTING_ENSEMBLE, STACK_ENSEMBLE)
 
 
 def spec(task: str, target: str, **settings: Any) -> AutoMLSpec:
@@ -117,7 +131,8 @@ def test_attrition_binary_classification_has_onnx_labels_and_probabilities(
     assert wall <= BUDGET * 1.1
     assert list(outcome.model.classes_) == ["No", "Yes"]
     completed = [t for t in outcome.trials if t.status == "Completed"]
-    assert set(completed[0].metrics) == set(CLASSIFICATION_METRICS)
+    # every Azure metric, and the *_binary ones for the positive class ("Yes", sorted last)
+    assert set(completed[0].metrics) == set(CLASSIFICATION_METRICS) | set(BINARY_METRICS)
     assert outcome.best.score is not None and outcome.best.score > 0.78
     assert outcome.onnx_model is not None
     features = attrition.drop(columns="Attrition")
@@ -172,6 +187,145 @@ def test_multiclass_wine_with_a_validation_split() -> None:
         "barolo", "grignolino", "barbera"}
 
 
+def test_no_stack_ensemble_under_onnx_as_in_azure(
+        attrition_run: tuple[AutoMLOutcome, float, list[TrialResult]],
+        bike_run: tuple[AutoMLOutcome, float, list[TrialResult]]) -> None:
+    for outcome, _, seen in (attrition_run, bike_run):
+        assert len([t for t in seen if t.status == "Completed"]) >= 2
+        assert STACK_ENSEMBLE not in {t.algorithm for t in outcome.trials}
+        guardrail = next(g for g in outcome.guardrails if g["name"] == "Stack ensemble")
+        assert "not built" in guardrail["detail"] and "onnx" in guardrail["detail"].lower()
+
+
+def test_a_stack_ensemble_row_is_scored_out_of_fold_and_wins_only_by_its_score() -> None:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.pipeline import Pipeline
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
+    the_spec = spec("classification", "target", primary_metric="norm_macro_recall",
+                    n_cross_validations=3,
+                    limits={"timeout_minutes": 0.5, "max_trials": 3},  # ends at 3 trials
+                    training={"allowed_training_algorithms": [  # quick ones
+                        "logistic_regression", "knn", "random_forest"],
+                              "enable_vote_ensemble": False})
+    outcome, wall, seen = timed(frame, the_spec)
+    assert wall <= 30 * 1.1 and outcome.stop_reason == "max_trials"
+    singles = [t for t in seen if t.status == "Completed" and t.algorithm != STACK_ENSEMBLE]
+    (stack,) = [t for t in seen if t.algorithm == STACK_ENSEMBLE]
+    assert len(singles) == 3, [(t.algorithm, t.status, t.error) for t in seen]
+    assert stack.number not in {t.number for t in singles}
+    assert set(stack.metrics) == set(singles[0].metrics)  # every metric of the task
+    assert set(CLASSIFICATION_METRICS) <= set(stack.metrics)
+    assert stack.score == stack.metrics["norm_macro_recall"]
+    params = stack.hyperparameters
+    assert params["meta_learner"] == "LogisticRegression" and params["meta_learner_parameters"]
+    by_number = {t.number: t.algorithm for t in singles}
+    assert sorted(params["ensembled_iterations"]) == sorted(by_number)  # 3 algorithms, 3 members
+    assert params["ensembled_algorithms"] == [by_number[n] for n in params["ensembled_iterations"]]
+    best_single = max(t.score for t in singles if t.score is not None)
+    assert (outcome.best.number == stack.number) == (stack.score > best_single)
+    model = outcome.model
+    assert isinstance(model, Pipeline)
+    features = frame.drop(columns="target")
+    assert list(model.classes_) == ["benign", "malignant"]
+    assert set(model.predict(features)) == {"benign", "malignant"}
+    proba = model.predict_proba(features)
+    assert proba.shape == (len(frame), 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert set(outcome.feature_importance) == set(features.columns)
+    if outcome.best.number != stack.number:  # the assembly tests below cover the model
+        assert not isinstance(model.named_steps["model"], StackingClassifier)
+        return
+    # Here (seeded defaults, scikit-learn 1.9) the stack wins: 0.951 against 0.944.
+    assert isinstance(model.named_steps["model"], StackingClassifier)
+    # the returned validation predictions are the out-of-fold ones the row was scored on
+    truth = outcome.validation["target"].to_numpy()
+    assert np.mean(outcome.validation_predictions == truth) == pytest.approx(
+        stack.metrics["accuracy"])
+    assert max(outcome.feature_importance.values()) > 0
+
+
+def _members(kind: str) -> tuple[pd.DataFrame, np.ndarray, list[Any], np.ndarray | None]:
+    """Raw rows, encoded target, unfitted members and labels for an assembly test."""
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.neighbors import KNeighborsClassifier
+
+    if kind == "regression":
+        X, y = load_diabetes(return_X_y=True, as_frame=True)
+        return X, y.to_numpy(), [ExtraTreesRegressor(30, random_state=0), Ridge(1.0)], None
+    loader = load_breast_cancer if kind == "binary" else load_wine
+    X, y = loader(return_X_y=True, as_frame=True)
+    labels = (np.array(["malignant", "benign"]) if kind == "binary"
+              else np.array(["barolo", "grignolino", "barbera"]))
+    members = [RandomForestClassifier(30, random_state=0), LogisticRegression(max_iter=2000),
+               KNeighborsClassifier(15)]
+    return X, y.to_numpy(), members, labels
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_the_stack_model_is_the_meta_learner_over_its_members_and_saves(
+        kind: str, tmp_path: Path) -> None:
+    import mlflow.sklearn
+    from sklearn.base import clone
+    from sklearn.ensemble import StackingClassifier, StackingRegressor
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+    from sklearn.preprocessing import StandardScaler
+
+    from lakeworks.adapters.tracking.automl_runs import _trusted_types
+
+    X, y, members, labels = _members(kind)
+    classify = labels is not None
+    featurizer = StandardScaler().fit(X)
+    features = featurizer.transform(X)
+    folds = (StratifiedKFold if classify else KFold)(3, shuffle=True, random_state=0)
+    method = "predict_proba" if classify else "predict"
+    out_of_fold = [cross_val_predict(m, features, y, cv=folds, method=method) for m in members]
+    stack = fit_stack(Task.CLASSIFICATION if classify else Task.REGRESSION,
+                      [4, 7, 9][: len(members)], out_of_fold, y, seed=0)
+    assert stack is not None and stack.members == tuple([4, 7, 9][: len(members)])
+    fitted = [(f"m{i}", clone(m).fit(features, y)) for i, m in enumerate(members)]
+    model = assemble_stack(featurizer, fitted, stack.meta, labels)
+    stacking = model.named_steps["model"]
+    assert isinstance(stacking, StackingClassifier if classify else StackingRegressor)
+    rows = X.sample(40, random_state=1)
+    inside = featurizer.transform(rows)
+    if classify:
+        own = [m.predict_proba(inside) for _, m in fitted]
+        # sklearn drops the first probability column of each member for two classes
+        by_hand = np.hstack([p[:, 1:] for p in own] if kind == "binary" else own)
+        expected = stack.meta.predict_proba(by_hand)
+        assert np.allclose(model.predict_proba(rows), expected, rtol=0, atol=1e-12)
+        assert list(model.predict(rows)) == list(labels[expected.argmax(axis=1)])
+        assert list(model.classes_) == list(labels)
+    else:
+        expected = stack.meta.predict(np.column_stack([m.predict(inside) for _, m in fitted]))
+        assert np.allclose(model.predict(rows), expected, rtol=0, atol=1e-9)
+    folder = tmp_path / "model"  # saved as the tracking adapter saves the best model
+    mlflow.sklearn.save_model(model, str(folder), skops_trusted_types=_trusted_types(model))
+    for back in (mlflow.sklearn.load_model(str(folder)), pickle.loads(pickle.dumps(model))):
+        again = back.predict_proba(rows) if classify else back.predict(rows)
+        assert np.allclose(again, expected, rtol=0, atol=1e-12)
+
+
+def test_the_stack_score_is_out_of_fold_not_in_sample() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    noise = [np.column_stack([1 - p, p]) for p in rng.uniform(size=(10, 300))]
+    stack = fit_stack(Task.CLASSIFICATION, list(range(10)), noise, y, seed=0)
+    assert stack is not None
+    from sklearn.metrics import roc_auc_score
+
+    honest = roc_auc_score(y, stack.predictions[:, 1])
+    in_sample = roc_auc_score(y, stack.meta.predict_proba(meta_features(noise))[:, 1])
+    assert abs(honest - 0.5) < 0.08 < in_sample - 0.5  # members know nothing of y
+    assert fit_stack(Task.CLASSIFICATION, [0, 1], noise[:2], y[:20], seed=0) is None
+    assert stack_members(["LightGBM", "LightGBM", "XGBoostClassifier", "LightGBM", "KNN"],
+                         size=3) == [0, 2, 4]  # one of each algorithm first, rank order kept
+
+
 def test_rows_without_target_are_dropped_and_limits_stop_the_search(
         bike: pd.DataFrame) -> None:
     frame = bike.copy()
@@ -181,8 +335,11 @@ def test_rows_without_target_are_dropped_and_limits_stop_the_search(
                               "enable_model_explainability": False})
     outcome, _, seen = timed(frame, the_spec)
     assert outcome.stop_reason == "max_trials"
-    assert len([t for t in seen if t.algorithm != "VotingEnsemble"]) == 3
-    assert {t.algorithm for t in seen} <= {"LightGBM", "ElasticNet", "VotingEnsemble"}
+    assert len([t for t in seen if t.algorithm not in ENSEMBLES]) == 3
+    assert {t.algorithm for t in seen} <= {"LightGBM", "ElasticNet", *ENSEMBLES}
+    (stack,) = [t for t in seen if t.algorithm == STACK_ENSEMBLE]  # on by default without ONNX
+    assert stack.hyperparameters["meta_learner"] == "ElasticNet"
+    assert set(stack.metrics) == set(REGRESSION_METRICS)
     guardrail = next(g for g in outcome.guardrails if g["name"] == "Missing target values")
     assert guardrail["status"] == "Done" and "10 rows" in guardrail["detail"]
     assert len(outcome.validation) == len(bike) - 10
@@ -197,7 +354,8 @@ def test_given_validation_data_weights_and_exit_score(bike: pd.DataFrame) -> Non
                     training={"allowed_training_algorithms": ["light_gbm"]})
     outcome, _, seen = timed(train, the_spec, validation=held)
     assert outcome.stop_reason == "exit_score"
-    assert seen[0].status == "Completed" and len(seen) <= 3  # the first score is enough
+    singles = [t for t in seen if t.algorithm not in ENSEMBLES]
+    assert seen[0].status == "Completed" and len(singles) <= 3  # the first score is enough
     assert len(outcome.validation) == len(held)
     assert list(outcome.validation["rentals"]) == list(held["rentals"])
     assert "importance" not in outcome.featurization
@@ -208,10 +366,11 @@ def test_given_validation_data_weights_and_exit_score(bike: pd.DataFrame) -> Non
 def test_early_termination_when_the_score_stops_improving(bike: pd.DataFrame) -> None:
     the_spec = spec("regression", "rentals", limits={"max_trials": 300},
                     training={"allowed_training_algorithms": ["knn"],
-                              "enable_vote_ensemble": False,
+                              "enable_vote_ensemble": False, "enable_stack_ensemble": False,
                               "enable_model_explainability": False})
     outcome, _, seen = timed(bike, the_spec)
     assert outcome.stop_reason == "early_termination"
+    assert not [t for t in seen if t.algorithm in ENSEMBLES]  # both ensembles turned off
     assert 30 <= len(seen) < 300
     best_at = next(i for i, t in enumerate(seen) if t.number == outcome.best.number)
     assert len(seen) - best_at > 10
@@ -303,3 +462,30 @@ def test_featurization_decisions_and_overrides() -> None:
     with pytest.raises(InvalidInputError, match="names columns the data does not have"):
         plan_featurization(frame, automl_spec({**base, "featurization": {
             "column_name_and_types": {"nope": "Numeric"}}}), onnx=False)
+
+
+def test_positive_label_is_the_class_the_binary_metrics_are_about(
+        attrition: pd.DataFrame) -> None:
+    from sklearn.metrics import recall_score
+
+    the_spec = spec("classification", "Attrition", primary_metric="accuracy",
+                    positive_label="No", limits={"timeout_minutes": 0.2, "max_trials": 2},
+                    training={"allowed_training_algorithms": ["LogisticRegression"],
+                              "enable_stack_ensemble": False})
+    outcome = run_automl(attrition, the_spec)
+    assert list(outcome.model.classes_) == ["Yes", "No"]  # the positive class is class 1
+    trial = next(t for t in outcome.trials if t.algorithm == "LogisticRegression")
+    truth = outcome.validation["Attrition"].to_numpy()
+    said = np.asarray(outcome.validation_predictions)
+    if outcome.best.number == trial.number:
+        assert trial.metrics["recall_score_binary"] == pytest.approx(
+            recall_score(truth == "No", said == "No"), abs=1e-9)
+    assert trial.metrics["recall_score_binary"] > 0.9  # "No" is 84% of rows: easy to recall
+
+
+def test_a_positive_label_that_is_not_a_class_is_refused(attrition: pd.DataFrame) -> None:
+    the_spec = spec("classification", "Attrition", positive_label="Maybe",
+                    limits={"timeout_minutes": 0.2})
+    with pytest.raises(InvalidInputError, match="positive_label 'Maybe' is not a class") as err:
+        run_automl(attrition, the_spec)
+    assert "'No', 'Yes'" in str(err.value)

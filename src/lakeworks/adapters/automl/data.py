@@ -92,12 +92,16 @@ def prepare(data: Any, spec: AutoMLSpec, what: str = "training data") -> Prepare
                     int(empty.sum()))
 
 
-def encode_labels(task: Task, y: pd.Series, extra: pd.Series | None) -> tuple[
-        np.ndarray, np.ndarray | None]:
+def encode_labels(task: Task, y: pd.Series, extra: pd.Series | None,
+                  positive: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Encoded targets (0..K-1 for classes; floats for regression) and the class labels.
 
+    Classes are in sorted order, except that a two-class target's ``positive`` label (Azure's
+    ``positive_label``) is always class 1, the class the ``*_binary`` metrics are about.
+
     Raises:
-        InvalidInputError: a classification target with a single class.
+        InvalidInputError: a classification target with a single class, or a
+            ``positive_label`` that is not one of two classes.
     """
     if task is Task.REGRESSION:
         both = y if extra is None else pd.concat([y, extra], ignore_index=True)
@@ -109,7 +113,25 @@ def encode_labels(task: Task, y: pd.Series, extra: pd.Series | None) -> tuple[
         raise InvalidInputError(
             f"classification needs at least two classes; the target has only "
             f"{labels[train_classes[0]]!r}", field="target_column_name")
+    if positive is not None:
+        return _positive_last(codes.astype(np.int64), labels, positive)
     return codes.astype(np.int64), labels
+
+
+def _positive_last(codes: np.ndarray, labels: np.ndarray,
+                   positive: Any) -> tuple[np.ndarray, np.ndarray]:
+    shown = ", ".join(repr(v) for v in labels[:10])
+    if len(labels) != 2:
+        raise InvalidInputError(
+            f"positive_label applies to two-class targets; this one has {len(labels)} classes "
+            f"({shown}); leave positive_label out", field="positive_label")
+    matches = [i for i, v in enumerate(labels) if v == positive or str(v) == str(positive)]
+    if not matches:
+        raise InvalidInputError(f"positive_label {positive!r} is not a class of the target; "
+                                f"the classes are {shown}", field="positive_label")
+    if matches[0] == 1:
+        return codes, labels
+    return 1 - codes, labels[::-1].copy()
 
 
 @dataclass

@@ -106,7 +106,8 @@ def run_automl(train: pd.DataFrame, spec: AutoMLSpec, *, validation: pd.DataFram
         raise InvalidInputError("no column can be used as a feature: "
                                 + "; ".join(f"{c.name}: {c.detail}" for c in plan.columns))
     y, labels = data_mod.encode_labels(spec.task, prepared.target,
-                                       None if held is None else held.target)
+                                       None if held is None else held.target,
+                                       positive=spec.positive_label)
     frame = prepared.frame if held is None else pd.concat(
         [prepared.frame, held.frame[prepared.frame.columns.intersection(held.frame.columns)]],
         ignore_index=True)
@@ -163,7 +164,8 @@ def run_automl(train: pd.DataFrame, spec: AutoMLSpec, *, validation: pd.DataFram
         trials = list(search.state.trials)
         ensemble = _ensemble(spec, ranked, y[eval_rows], y_range, search.state.dispatched)
         stack = _stack(spec, ranked, y[eval_rows], y_range,
-                       search.state.dispatched + (0 if ensemble is None else 1))
+                       search.state.dispatched + (0 if ensemble is None else 1),
+                       final.stack_seconds(search.state.candidates))
         for row in (ensemble, stack):
             if row is not None:
                 trials.append(row[0])
@@ -227,11 +229,12 @@ def _ensemble(spec: AutoMLSpec, ranked: list[Candidate], y_eval: np.ndarray, y_r
 
 
 def _stack(spec: AutoMLSpec, ranked: list[Candidate], y_eval: np.ndarray, y_range: float,
-           number: int) -> tuple[TrialResult, Stack] | None:
+           number: int, seconds: float | None) -> tuple[TrialResult, Stack] | None:
     """The StackEnsemble trial and its second layer (a leaderboard row whether it wins or not).
 
-    Built when ``stacking`` allows it and at least two candidates with finite predictions
-    finished; scored on the meta-learner's cross-validated predictions.
+    Built when ``stacking`` allows it, at least two candidates with finite predictions
+    finished and its meta-learner can be scored in ``seconds`` (None: no limit); scored on
+    the meta-learner's cross-validated predictions.
     """
     if not stacking(spec.training):
         return None
@@ -241,10 +244,13 @@ def _stack(spec: AutoMLSpec, ranked: list[Candidate], y_eval: np.ndarray, y_rang
     picked = [usable[i] for i in stack_members([c.algorithm for c in usable])]
     if len(picked) < 2:
         return None
-    stack = fit_stack(spec.task, [c.trial.number for c in picked],
-                      [c.predictions for c in picked], y_eval, spec.seed)
+    try:
+        stack = fit_stack(spec.task, [c.trial.number for c in picked],
+                          [c.predictions for c in picked], y_eval, spec.seed, seconds)
+    except (ValueError, np.linalg.LinAlgError) as exc:  # optional: the run goes on without
+        log.warning("no StackEnsemble: its meta-learner could not be fitted: %s", exc)
+        return None
     if stack is None:
-        log.info("no StackEnsemble: too few evaluation rows to cross-validate its meta-learner")
         return None
     metrics = all_metrics(spec.task, y_eval, stack.predictions, y_range)
     trial = TrialResult(number, STACK_ENSEMBLE, None,

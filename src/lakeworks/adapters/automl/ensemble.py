@@ -18,10 +18,10 @@ StackEnsemble: a two-layer model as Azure builds it. The base learners are up to
 fitted on their out-of-fold predictions (class probabilities, the first column dropped for two
 classes, exactly as ``StackingClassifier`` feeds them at predict time; values for regression):
 a ``LogisticRegression`` whose ``C`` is chosen by cross-validated log loss (Azure:
-``LogisticRegressionCV``) or a non-negative ``ElasticNet`` whose ``alpha`` and ``l1_ratio``
+``LogisticRegressionCV``) or an ``ElasticNet`` whose ``alpha`` and ``l1_ratio``
 ``ElasticNetCV`` chooses. Its score is honest: the meta-learner, search included, is
 cross-validated over the evaluation rows (``cross_val_predict``), never scored on the rows it
-was fitted on. The model is a ``StackingClassifier`` / ``StackingRegressor`` whose fitted
+was fitted on; a stack whose scoring would not fit in the time left is not built. The model is a ``StackingClassifier`` / ``StackingRegressor`` whose fitted
 attributes are set from members refit on all rows and the meta-learner fitted on every
 out-of-fold row. It is not built under ``enable_onnx_compatible_models`` (Azure turns it off
 there, and the engine says so in a guardrail), nor when ``enable_stack_ensemble`` is off.
@@ -29,6 +29,8 @@ there, and the engine says so in a guardrail), nor when ``enable_stack_ensemble`
 
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +53,8 @@ from sklearn.utils import Bunch
 from lakeworks.adapters.automl.metrics import better
 from lakeworks.core.automl import AutoMLTraining, Task, is_maximized
 
+log = logging.getLogger(__name__)
+
 #: Candidates the ensembles choose their members from (best first).
 LIBRARY = 20
 #: Azure's defaults: sorted initialisation size, its tolerance, selection rounds.
@@ -65,8 +69,11 @@ STACK_SIZE = 5
 META_FOLDS = 5
 META_INNER_FOLDS = 3
 META_CS = (0.01, 0.1, 1.0, 10.0, 100.0)
-META_L1_RATIOS = (0.1, 0.5, 0.9, 1.0)
+META_L1_RATIOS = (0.5, 1.0)
+META_ALPHAS = 12
 META_MIN_ROWS = 30
+#: Up to this many coefficients the logistic meta-learner takes Newton steps (else L-BFGS).
+NEWTON_LIMIT = 64
 
 
 def caruana(predictions: Sequence[np.ndarray], scores: Sequence[float],
@@ -200,26 +207,31 @@ def meta_features(predictions: Sequence[np.ndarray]) -> np.ndarray:
     return np.hstack(columns)
 
 
-def _meta_search(task: Task, seed: int) -> Any:
+def _meta_search(task: Task, seed: int, coefficients: int) -> Any:
     """The meta-learner with its parameter search (Azure: ``LogisticRegressionCV`` or
-    ``ElasticNetCV``)."""
+    ``ElasticNetCV``); ``coefficients``: how many the logistic model fits."""
     if task is Task.CLASSIFICATION:
         inner: Any = StratifiedKFold(META_INNER_FOLDS, shuffle=True, random_state=seed)
-        meta = LogisticRegression(solver="newton-cholesky", max_iter=1000)  # few features
-        return GridSearchCV(meta, {"C": list(META_CS)},
-                            scoring="neg_log_loss", cv=inner)
+        # Newton steps are the fastest for few coefficients; their cost grows with the square.
+        solver = "newton-cholesky" if coefficients <= NEWTON_LIMIT else "lbfgs"
+        meta = LogisticRegression(solver=solver, max_iter=1000)
+        return GridSearchCV(meta, {"C": list(META_CS)}, scoring="neg_log_loss", cv=inner)
     inner = KFold(META_INNER_FOLDS, shuffle=True, random_state=seed)
-    return ElasticNetCV(l1_ratio=list(META_L1_RATIOS), cv=inner, positive=True,
-                        max_iter=5000, random_state=seed)
+    # scikit-learn 1.7 renamed ``n_alphas`` (the size of the path ElasticNetCV derives from
+    # the data) to ``alphas``
+    size = ({"alphas": META_ALPHAS} if isinstance(ElasticNetCV().alphas, int)
+            else {"n_alphas": META_ALPHAS})
+    return ElasticNetCV(l1_ratio=list(META_L1_RATIOS), cv=inner, max_iter=5000,
+                        random_state=seed, **size)
 
 
-def _chosen(task: Task, X: np.ndarray, y: np.ndarray, seed: int) -> Any:
-    """The plain meta-learner the search chooses on all rows, fitted on them."""
-    search = _meta_search(task, seed).fit(X, y)
-    if task is Task.CLASSIFICATION:
-        return search.best_estimator_
-    return ElasticNet(alpha=search.alpha_, l1_ratio=search.l1_ratio_, positive=True,
-                      max_iter=5000, random_state=seed).fit(X, y)
+def _chosen(search: Any, X: np.ndarray, y: np.ndarray) -> Any:
+    """The plain meta-learner ``search`` chooses on all rows, fitted on them."""
+    fitted = clone(search).fit(X, y)
+    if isinstance(fitted, GridSearchCV):
+        return fitted.best_estimator_
+    return ElasticNet(alpha=fitted.alpha_, l1_ratio=fitted.l1_ratio_, max_iter=5000,
+                      random_state=fitted.random_state).fit(X, y)
 
 
 def _outer_folds(task: Task, y: np.ndarray, classes: int, seed: int) -> Any | None:
@@ -235,8 +247,11 @@ def _outer_folds(task: Task, y: np.ndarray, classes: int, seed: int) -> Any | No
 
 
 def fit_stack(task: Task, numbers: Sequence[int], predictions: Sequence[np.ndarray],
-              y: np.ndarray, seed: int) -> Stack | None:
+              y: np.ndarray, seed: int, seconds: float | None = None) -> Stack | None:
     """Fit and honestly score the meta-learner over members' out-of-fold predictions.
+
+    The meta-learner is searched and fitted on every row first; the cross-validated score
+    (``META_FOLDS`` more searches) follows only if it fits in ``seconds``.
 
     Args:
         task: classification (``y`` encoded 0..K-1, predictions are probabilities) or
@@ -245,21 +260,30 @@ def fit_stack(task: Task, numbers: Sequence[int], predictions: Sequence[np.ndarr
         predictions: each member's out-of-fold predictions on the evaluation rows.
         y: the evaluation rows' target.
         seed: the run's seed (folds, solver).
+        seconds: the time it may take (None: no limit).
 
     Returns:
         The stack, or None when the rows (or a class's rows) are too few to cross-validate
-        the meta-learner.
+        the meta-learner, or when scoring it would not fit in ``seconds``.
     """
     classes = np.asarray(predictions[0]).shape[1] if task is Task.CLASSIFICATION else 0
     folds = _outer_folds(task, y, classes, seed)
     if folds is None or len(predictions) < 2:
+        log.info("no StackEnsemble: too few evaluation rows to cross-validate its meta-learner")
         return None
     X = meta_features(predictions)
+    search = _meta_search(task, seed, X.shape[1] * (classes if classes > 2 else 1))
     method = "predict_proba" if task is Task.CLASSIFICATION else "predict"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence notes of a tiny linear model
-        honest = cross_val_predict(_meta_search(task, seed), X, y, cv=folds, method=method)
-        meta = _chosen(task, X, y, seed)
+        started = time.perf_counter()
+        meta = _chosen(search, X, y)
+        took = time.perf_counter() - started
+        if seconds is not None and took * (1 + META_FOLDS) > seconds:
+            log.info("no StackEnsemble: scoring its meta-learner would take about %.1f s; "
+                     "%.1f s are left for it", took * META_FOLDS, max(0.0, seconds - took))
+            return None
+        honest = cross_val_predict(search, X, y, cv=folds, method=method)
     return Stack(tuple(numbers), meta, np.asarray(honest, dtype=np.float64))
 
 

@@ -90,7 +90,7 @@ class Finalizer:
         self.importance_part = _clamp(0.05 * total, 1.0, 30.0) if self.explain and budget \
             else 0.0
         self.stacking = stacking(spec.training)
-        self.stack_part = _clamp(0.02 * total, 0.5, 10.0) if self.stacking and budget else 0.0
+        self.stack_part = _clamp(0.03 * total, 1.0, 60.0) if self.stacking and budget else 0.0
         self.stacks: dict[int, Stack] = {}
         self.refits: dict[int, Any] = {}
         self.notes: list[dict[str, str]] = []
@@ -117,14 +117,24 @@ class Finalizer:
                 + 0.02 * self.budget + 1.0)
         return min(need, 0.6 * self.budget)
 
+    def stack_seconds(self, candidates: list[Candidate]) -> float | None:
+        """Seconds the StackEnsemble's meta-learner may take now (None: no budget).
+
+        Its share of the reserve, and whatever the search left unused.
+        """
+        if not self.budget:
+            return None
+        rest = self.reserve(candidates) - self.stack_part
+        return max(0.0, self.hard - time.time() - rest)
+
     def _refit_guess(self, scored: list[Candidate]) -> list[Candidate]:
         """The candidates the end will likely refit: the best three, the stack's members."""
-        guess = scored[:3]
-        if self.stacking:
-            library = scored[:LIBRARY]
-            picked = stack_members([c.algorithm for c in library])
-            guess += [library[i] for i in picked if i >= len(guess)]
-        return guess
+        top = scored[:3]
+        if not self.stacking:
+            return top
+        library = scored[:LIBRARY]
+        picked = stack_members([c.algorithm for c in library])
+        return top + [library[i] for i in picked if i >= len(top)]
 
     # -- refits ----------------------------------------------------------------------------
 
@@ -351,8 +361,9 @@ class Finalizer:
             return None
         y_eval = self.y[self.eval_rows]
         task, metric = self.spec.task, self.spec.primary_metric
+        left = self.hard - time.time() - self.importance_part if self.budget else None
         stack = fit_stack(task, keep, [by_number[n].predictions for n in keep], y_eval,
-                          self.spec.seed)
+                          self.spec.seed, None if left is None else max(0.0, left))
         if stack is None:
             return None
         metrics = all_metrics(task, y_eval, stack.predictions, self.y_range)

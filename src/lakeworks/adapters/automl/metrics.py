@@ -12,6 +12,8 @@ Definitions that are Azure's own (not a scikit-learn function):
 - ``weighted_accuracy``: accuracy with each row weighted by the size of its true class.
 - ``AUC_*`` and ``average_precision_score_*``: one-vs-rest over the classes, averaged
   ``macro`` (plain mean), ``weighted`` (by class size) or ``micro`` (all pairs pooled).
+- ``*_binary``: two-class targets only, for the positive class (``positive_label``, else the
+  last class in sorted order).
 - ``normalized_*``: the error divided by the training target's range.
 - ``mean_absolute_percentage_error``: in percent, over the rows whose true value is not 0.
 """
@@ -38,6 +40,10 @@ CLASSIFICATION_METRICS = (
     "precision_score_micro", "precision_score_weighted", "recall_score_macro",
     "recall_score_micro", "recall_score_weighted", "weighted_accuracy",
 )
+#: Logged for two-class targets only, for the positive class (``positive_label``; by default
+#: the last class in sorted order, as Azure picks it from the encoded labels).
+BINARY_METRICS = ("AUC_binary", "average_precision_score_binary", "f1_score_binary",
+                  "precision_score_binary", "recall_score_binary")
 REGRESSION_METRICS = (
     "explained_variance", "mean_absolute_error", "mean_absolute_percentage_error",
     "median_absolute_error", "normalized_mean_absolute_error",
@@ -117,7 +123,22 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
     out["norm_macro_recall"] = (out["recall_score_macro"] - chance) / (1.0 - chance)
     sizes = np.bincount(y, minlength=k).astype(np.float64)
     out["weighted_accuracy"] = float(np.average(pred == y, weights=sizes[y]))
+    if k == 2:
+        out.update(_binary_metrics(y == 1, proba[:, 1], pred == 1))
     return {name: value for name, value in out.items() if not math.isnan(value)}
+
+
+def _binary_metrics(truth: np.ndarray, score: np.ndarray, said: np.ndarray) -> dict[str, float]:
+    """Azure's ``*_binary`` metrics, for the positive class (encoded 1)."""
+    return {
+        "AUC_binary": _safe(lambda: _auc(truth, score)),
+        "average_precision_score_binary": _safe(
+            lambda: skm.average_precision_score(truth, score)),
+        "f1_score_binary": _safe(lambda: skm.f1_score(truth, said, zero_division=0)),
+        "precision_score_binary": _safe(
+            lambda: skm.precision_score(truth, said, zero_division=0)),
+        "recall_score_binary": _safe(lambda: skm.recall_score(truth, said, zero_division=0)),
+    }
 
 
 def regression_metrics(y: np.ndarray, pred: np.ndarray, y_range: float) -> dict[str, float]:
