@@ -6,7 +6,10 @@ argument, ``LAKEWORKS_WORKSPACE``, or the nearest configured folder as
 workspace's settings (``spark_master``, ``spark_remote``, ``spark_conf``) and every lake
 table bound as ``db.table``, and connecting the adapter's hooks to the lake service so that
 ``df.write.saveAsTable("bike_data")`` lands in the lake catalog that the SQL engine reads.
-``run_entry`` runs a user's Spark script with that session already active.
+``run_entry`` runs a user's Spark script with that session already active. Every session
+has the SQL functions ``PREDICT``, ``PREDICT_LABEL`` and ``PREDICT_PROBA`` over the
+workspace's registered models, and ``predict(df, model)`` appends a model's prediction to a
+DataFrame (``spark_predict.py`` wires both to the registry).
 
 PySpark is the optional ``spark`` extra: this module imports without it, and each function
 raises ``MissingDependencyError`` naming the extra when it needs Spark.
@@ -15,6 +18,8 @@ Example:
     >>> import lakeworks.spark  # doctest: +SKIP
     >>> spark = lakeworks.spark.session()  # doctest: +SKIP
     >>> spark.sql("SELECT season, count(*) FROM bike_data GROUP BY season").show()  # doctest: +SKIP
+    >>> spark.sql("SELECT *, PREDICT('rental-model', struct(*)) AS predicted "
+    ...           "FROM bike_data").show()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakeworks import spark_predict
 from lakeworks.core.lake import TableRecord, parse_table_name
 from lakeworks.errors import ConflictError, InvalidInputError, NotFoundError
 from lakeworks.ports.lake import StorageLocation
@@ -47,7 +53,8 @@ WORKSPACE_ENV = "LAKEWORKS_WORKSPACE"
 CREATED_BY = "spark"
 _workspaces: weakref.WeakKeyDictionary[Any, Path] = weakref.WeakKeyDictionary()
 
-__all__ = ["WORKSPACE_ENV", "read_table", "refresh", "run_entry", "save_as_table", "session"]
+__all__ = ["WORKSPACE_ENV", "predict", "read_table", "refresh", "run_entry", "save_as_table",
+           "session"]
 
 
 def _adapter() -> ModuleType:
@@ -177,6 +184,7 @@ def session(workspace: str | Path | Workspace | None = None, **conf: str) -> Spa
         on_commit=partial(_after_commit, str(ws.path)),
     )
     _workspaces[spark] = ws.path
+    spark_predict.register(spark, ws.path)
     return spark
 
 
@@ -267,6 +275,50 @@ def read_table(
     table = _spark_table(lake, lake.table(name))
     reader = spark.read.format(adapter.FORMAT).options(**table.options)
     return reader.option("versionAsOf", str(version)).load(table.location)
+
+
+def predict(
+    df: DataFrame,
+    model: str,
+    *,
+    output_col: str = "prediction",
+    probability_col: str | None = None,
+) -> DataFrame:
+    """``df`` with a registered model's prediction appended as ``output_col``, all columns kept.
+
+    The model's input columns are found in ``df`` by name. Its ONNX bytes (an MLflow model
+    without ONNX: its folder, scored by ``mlflow.pyfunc``) are read once on the driver and
+    sent to each executor once (a broadcast; on Spark Connect, with the query); each Python
+    worker keeps one ONNX Runtime session and scores Arrow batches.
+
+    Args:
+        df: the rows to score.
+        model: ``name`` (the latest version), ``name:version`` or ``azureml:name:version``.
+        output_col: the prediction column: DOUBLE for a regressor, the label for a
+            classifier (STRING, BIGINT, DOUBLE or BOOLEAN as the model's labels are).
+        probability_col: also append a classifier's class probabilities (a map from each
+            class label to its probability).
+
+    Returns:
+        A DataFrame; nothing is scored until an action runs.
+
+    Raises:
+        NotFoundError: no such model or version, naming it.
+        InvalidInputError: the model is neither ONNX nor MLflow, ``df`` lacks one of its
+            columns (the message lists the model's inputs and ``df``'s columns), or an
+            output column exists already.
+
+    Example:
+        >>> scored = lakeworks.spark.predict(spark.table("bike_data"), "rental-model")  # doctest: +SKIP
+        >>> scored.write.saveAsTable("bike_predictions")  # doctest: +SKIP
+    """
+    _adapter()
+    ws = _session_workspace(df.sparkSession)
+    try:
+        return spark_predict.score_dataframe(df, ws, model, output_col=output_col,
+                                             probability_col=probability_col)
+    finally:
+        ws.close()
 
 
 def run_entry(entry: str, args: list[str], conf: dict[str, str] | None = None) -> None:

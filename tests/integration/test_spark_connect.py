@@ -134,3 +134,48 @@ def test_an_unreachable_connect_server_is_reported_at_once(tmp_path: Path) -> No
             lwspark.session(bad)
     finally:
         bad.close()
+
+
+def test_predict_scores_through_spark_connect(remote_ws: Workspace, tmp_path: Path) -> None:
+    """SQL PREDICT (the model read in the server's workers) and ``predict(df)`` (the bytes in
+    the query) on a Spark Connect session."""
+    np = pytest.importorskip("numpy")
+    ort = pytest.importorskip("onnxruntime")
+    pd = pytest.importorskip("pandas")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    import lakeworks.spark as lwspark
+    from lakeworks import MLClient
+    from lakeworks.entities import Model
+
+    frame = pd.read_csv(dataset_path("bike-rentals-daily"))
+    columns = ["temp", "hum", "windspeed"]
+    model = make_pipeline(ColumnTransformer([("n", "passthrough", columns)]), Ridge())
+    model.fit(frame[columns], frame["rentals"])
+    content = skl2onnx.convert_sklearn(
+        model, initial_types=[(c, FloatTensorType([None, 1])) for c in columns],
+        target_opset=17).SerializeToString()
+    (tmp_path / "model.onnx").write_bytes(content)
+    MLClient(workspace=remote_ws.path).models.create_or_update(
+        Model(name="remote-model", path=str(tmp_path / "model.onnx")))
+    session = ort.InferenceSession(content, providers=["CPUExecutionProvider"])
+    feeds = {c: frame[c].to_numpy(np.float32).reshape(-1, 1) for c in columns}
+    expected = np.sort(session.run(None, feeds)[0].ravel())
+
+    # a table of its own: one server's catalog outlives the sessions of earlier tests, and
+    # keeps their bike_data bound to a data source only those sessions registered
+    LakeService(remote_ws).load("predict_rows", str(dataset_path("bike-rentals-daily")))
+    spark = lwspark.session(remote_ws.path)
+    try:
+        by_sql = [r["p"] for r in spark.sql(
+            "SELECT PREDICT('remote-model', struct(*)) AS p FROM predict_rows").collect()]
+        scored = lwspark.predict(spark.table("predict_rows"), "remote-model")
+        by_frame = [r["prediction"] for r in scored.select("prediction").collect()]
+    finally:
+        spark.stop()
+    np.testing.assert_allclose(np.sort(by_sql), expected, rtol=1e-5)
+    np.testing.assert_allclose(np.sort(by_frame), expected, rtol=1e-5)

@@ -3,7 +3,8 @@
 Owns the command line of the SQL engine: ``lakeworks sql "SELECT ..."`` (the same as
 ``lakeworks sql query "SELECT ..."``; the group routes a first word that is not a command to
 ``query``), ``lakeworks sql`` alone (the shell), ``lakeworks sql exec NAME --param k=v`` and
-``lakeworks sql procedure create|list|show|drop``. Values of ``--param`` that look like
+``lakeworks sql procedure create|list|show|drop`` and ``lakeworks sql deploy-model`` (a
+registered model into a models table, and the wizard's scoring procedure). Values of ``--param`` that look like
 numbers are passed as numbers. The SDK is imported inside commands, for startup time.
 """
 
@@ -73,6 +74,8 @@ app = typer.Typer(
     "  lakeworks sql -f report.sql -o parquet --out report.parquet\n"
     "  lakeworks sql procedure create busy_days -f busy_days.sql\n"
     "  lakeworks sql exec busy_days --param n=6000\n"
+    "  lakeworks sql deploy-model --model rental-model:1 --table weather_forecast "
+    "--procedure predict_rentals\n"
     "  lakeworks sql",
     no_args_is_help=False,
     rich_markup_mode=None,
@@ -153,6 +156,62 @@ def exec_(
 ) -> None:
     result = _sql(ctx).exec(name, **parse_params(param))
     emit_result(result, output, out, max_rows)
+
+
+@app.command(
+    "deploy-model",
+    short_help="Copy a registered model into a models table; optionally a scoring procedure.",
+    help="Copy a registered model's ONNX bytes into a lake table of models (default 'models': "
+    "id = name:version, name, version, model, description, created_at, sha256), as Synapse's "
+    "'Predict with a model' wizard does; deploying a version already there changes nothing. "
+    "With --table and --procedure, also save a procedure that scores the table with PREDICT "
+    "(the model read from the models table; @model picks another row) and returns the "
+    "table's columns plus the prediction; --materialize also writes that result to a lake "
+    "table. Queries can then read the model with PREDICT(MODEL = (SELECT model FROM models "
+    "WHERE id = 'name:version'), DATA = t AS d) WITH (variable FLOAT) AS p.\n\n"
+    "Examples:\n\n\b\n"
+    "  lakeworks sql deploy-model --model rental-prediction-model:1\n"
+    "  lakeworks sql deploy-model --model rental-prediction-model --table weather_forecast "
+    "--procedure predict_rentals --output-column predicted_rentals\n"
+    "  lakeworks sql deploy-model --model rental-prediction-model --table weather_forecast "
+    "--procedure predict_rentals --materialize rental_predictions\n"
+    "  lakeworks sql exec predict_rentals",
+)
+def deploy_model(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME[:VERSION]",
+                                       help="The registered model (latest version without "
+                                       ":VERSION).")],
+    models_table: Annotated[str, typer.Option("--models-table",
+                                              help="The lake table of models.")] = "models",
+    table: Annotated[str | None, typer.Option(
+        "--table", help="The lake table the procedure scores (with --procedure).")] = None,
+    procedure: Annotated[str | None, typer.Option(
+        "--procedure", help="Save a scoring procedure of this name (with --table).")] = None,
+    output_column: Annotated[str | None, typer.Option(
+        "--output-column", help="The prediction's column (default: the model output's "
+        "name).")] = None,
+    materialize: Annotated[str | None, typer.Option(
+        "--materialize", metavar="TABLE",
+        help="The procedure also overwrites this lake table with its result.")] = None,
+    description: Annotated[str | None, typer.Option(
+        "--description", "-d", help="The row's description (default: the model's).")] = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    done = _sql(ctx).deploy_model(
+        model, models_table=models_table, table=table, procedure=procedure,
+        output_column=output_column, materialize=materialize, description=description,
+    )
+    view = {
+        "id": done.id, "models_table": done.models_table, "sha256": done.sha256,
+        "deployed": "now" if done.deployed else "already there (unchanged)",
+        "procedure": done.procedure, "table": done.table,
+        "output_column": done.output_column, "materialize": done.materialize,
+    }
+    emit_record({k: v for k, v in view.items() if v is not None}, output,
+                title=f"model {done.id}")
+    if done.procedure and output is OutputFormat.TABLE:
+        info(f"Run it with: lakeworks sql exec {done.procedure}")
 
 
 @app.command(

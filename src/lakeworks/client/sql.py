@@ -1,8 +1,10 @@
-"""``ml_client.sql``: SQL over the lake catalog (``ml_client.sql("SELECT ...")`` returns Arrow), saved procedures.
+"""``ml_client.sql``: SQL over the lake catalog (``ml_client.sql("SELECT ...")`` returns Arrow), saved procedures, models in the database.
 
 Owns the SDK surface of the SQL engine: calling the group runs a script and returns the last
 statement's result as a ``pyarrow.Table`` (``.to_pandas()`` gives a DataFrame), and the
-procedure verbs mirror a SQL pool's ``CREATE PROCEDURE``/``EXEC``. One engine serves every
+procedure verbs mirror a SQL pool's ``CREATE PROCEDURE``/``EXEC``; ``deploy_model`` does what
+Synapse's "Predict with a model" wizard does (the model into a table, a scoring procedure).
+``PREDICT`` works in every statement. One engine serves every
 call of a client, so tables are registered once and re-read only when the catalog changes.
 """
 
@@ -17,6 +19,7 @@ import pyarrow as pa
 from lakeworks.core.lake import ParameterSpec, ProcedureRecord
 from lakeworks.errors import InvalidInputError, NotFoundError
 from lakeworks.services.sql import SqlService
+from lakeworks.services.sql_models import MODELS_TABLE, DeployedModel
 from lakeworks.services.workspace import Workspace as WorkspaceHandle
 
 
@@ -134,6 +137,48 @@ class SqlOperations:
     def drop_procedure(self, name: str) -> None:
         """Delete a saved procedure."""
         self._sql.drop_procedure(name)
+
+    # -- models in the database ---------------------------------------------------------
+
+    def deploy_model(
+        self,
+        model: str,
+        *,
+        models_table: str = MODELS_TABLE,
+        table: str | None = None,
+        procedure: str | None = None,
+        output_column: str | None = None,
+        materialize: str | None = None,
+        description: str | None = None,
+    ) -> DeployedModel:
+        """Copy a registered model's ONNX bytes into a models table, as Synapse's wizard does.
+
+        Args:
+            model: ``name:version`` (``name`` for its latest version).
+            models_table: the lake table of models (``id`` = ``name:version``, ``name``,
+                ``version``, ``model``, ``description``, ``created_at``, ``sha256``); made on
+                the first deploy. Deploying a version already there changes nothing.
+            table: with ``procedure``, the lake table the saved procedure scores.
+            procedure: the scoring procedure's name (run it with ``exec``).
+            output_column: the prediction's column (default: the model output's name).
+            materialize: a lake table the procedure also overwrites with its result.
+            description: the row's description (default: the registered model's).
+
+        Raises:
+            NotFoundError: no such model, version or table.
+            InvalidInputError: a model without ONNX, or options that need one another.
+            ConflictError: that version is in the table with other bytes.
+
+        Example:
+            >>> ml_client.sql.deploy_model(  # doctest: +SKIP
+            ...     "rental-prediction-model:1", table="weather_forecast",
+            ...     procedure="predict_rentals", output_column="predicted_rentals")
+            >>> ml_client.sql.exec("predict_rentals").to_pandas()  # doctest: +SKIP
+        """
+        return self._sql.deploy_model(
+            model, models_table=models_table, table=table, procedure=procedure,
+            output_column=output_column, materialize=materialize, description=description,
+        )
 
     def close(self) -> None:
         """Close the SQL engine (a later call opens a new one)."""

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lakeworks.core.lake import ParameterSpec, TableName, WriteMode, validate_identifier
+from lakeworks.core.predict import PredictUse
 from lakeworks.errors import InvalidInputError
 
 #: a table named in a statement: (database or None, name), as written (not validated)
@@ -29,7 +30,8 @@ class Located:
     """Where a statement starts in its script (1-based) and what it runs in the engine.
 
     ``sql`` keeps the script's layout before the statement (blank lines and spaces), so that
-    positions in engine errors are positions in the script.
+    positions in engine errors are positions in the script. ``predictions`` are the
+    ``PREDICT`` uses in ``sql`` (offsets into it), rewritten once their models are resolved.
     """
 
     index: int
@@ -37,6 +39,7 @@ class Located:
     sql: str
     parameters: frozenset[str] = frozenset()
     tables: tuple[TableRef, ...] | None = ()
+    predictions: tuple[PredictUse, ...] = ()
 
     @property
     def text(self) -> str:

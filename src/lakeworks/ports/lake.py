@@ -7,7 +7,7 @@ Implementations must pass ``tests/contract/test_lake_contract.py`` (local folder
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -171,6 +171,21 @@ class SqlEngine(Protocol):
 
     def unregister(self, database: str, name: str) -> None:
         """Forget a table (dropped from the catalog); unknown names are ignored."""
+        ...
+
+    def register_function(
+        self,
+        name: str,
+        function: Callable[[Sequence[pa.Array]], pa.Array],
+        arg_types: Sequence[str],
+        return_type: str,
+    ) -> None:
+        """Make ``name(arg, ...)`` callable in SQL (replacing a function of that name).
+
+        ``function`` gets one Arrow array per argument for a batch of rows (several batches
+        may run at once on the engine's threads) and returns one array of as many values;
+        ``arg_types`` and ``return_type`` are SQL types (arguments are cast to them).
+        """
         ...
 
     def close(self) -> None:

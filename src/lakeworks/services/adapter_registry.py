@@ -26,12 +26,15 @@ _REGISTRY: dict[str, str] = {
     "file_reader": "lakeworks.adapters.lake:ArrowFileReader",
     "sql_engine": "lakeworks.adapters.sql.duckdb:DuckDbEngine",
     "sql_parser": "lakeworks.adapters.sql.statements:SqlglotStatementParser",
+    "sql_predict": "lakeworks.adapters.sql.predict_sql:DuckDbPredictSql",
     "secrets": "lakeworks.adapters.secrets:open_secret_box",
     "filesystem": "lakeworks.adapters.artifacts:open_filesystem",
     "list_folder": "lakeworks.adapters.artifacts:list_folder",
     "automl_engine": "lakeworks.adapters.automl:run_automl",
     "automl_runs": "lakeworks.adapters.tracking.automl_runs:AutoMLRunLogger",
     "sweep_sampler": "lakeworks.adapters.sampling:OptunaSampler",
+    "onnx_scorer": "lakeworks.adapters.scoring.onnx_model:OnnxModel",
+    "pyfunc_scorer": "lakeworks.adapters.scoring.pyfunc_model:PyfuncModel",
 }
 
 

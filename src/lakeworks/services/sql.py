@@ -5,8 +5,10 @@ it), making the tables a statement names visible first (tables added, changed or
 the catalog since are refreshed), binding parameters (never pasting values into SQL text),
 sending ``CREATE TABLE ... AS`` and ``INSERT INTO`` on catalog tables through the lake service
 (Delta write + catalog update), refusing other changes to catalog tables, and saving,
-listing, running and dropping named procedures (``CREATE PROCEDURE``/``EXEC``). The engine
-and the statement parser are adapters loaded by role; this module knows no SQL dialect.
+listing, running and dropping named procedures (``CREATE PROCEDURE``/``EXEC``), and running
+statements that use ``PREDICT`` through ``sql_predict.py`` (models in SQL: ``sql_models.py``).
+The engine and the statement parser are adapters loaded by role; this module knows no SQL
+dialect.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from lakeworks.ports.lake import SqlEngine
 from lakeworks.ports.sql import StatementParser
 from lakeworks.services import adapter_registry
 from lakeworks.services.lake import LakeService
+from lakeworks.services.sql_models import MODELS_TABLE, DeployedModel, deploy_model
+from lakeworks.services.sql_predict import SqlPredictions
 from lakeworks.services.sql_procedures import ParameterInput, definition, save_procedure
 from lakeworks.services.sql_results import align_insert, summary
 from lakeworks.services.workspace import Workspace
@@ -73,6 +77,12 @@ class SqlService:
         self._engine: SqlEngine | None = None
         self._parser: StatementParser = adapter_registry.load("sql_parser")()
         self._seen: dict[TableName, tuple[Any, ...]] = {}
+        self.predictions = SqlPredictions(ws, lambda: self.engine)
+
+    @property
+    def parser(self) -> StatementParser:
+        """The statement parser (role ``sql_parser``)."""
+        return self._parser
 
     @property
     def lake(self) -> LakeService:
@@ -169,7 +179,7 @@ class SqlService:
         if isinstance(statement, Query):
             self._check_query(statement)
             self._sync(statement.tables)
-            return self.engine.query(statement.sql, values)
+            return self._query(statement, statement.sql, values)
         if isinstance(statement, CreateTableAs):
             return self._create_table(statement, values)
         if isinstance(statement, InsertInto):
@@ -223,7 +233,7 @@ class SqlService:
                 "CREATE TABLE IF NOT EXISTS to keep it, or INSERT INTO to append"
             )
         self._sync(statement.tables)
-        data = self.engine.query(statement.sql, values)
+        data = self._query(statement, statement.sql, values)
         self.lake.write(str(target), data, mode=statement.mode, created_by=CREATED_BY)
         self._forget(target)
         return summary(table=str(target), operation="replaced" if exists else "created",
@@ -233,9 +243,10 @@ class SqlService:
         target = statement.target
         if target not in self._catalog_tables():
             self._sync(statement.tables)  # a session-local (TEMP) table: DuckDB's own INSERT
-            return self.engine.query(statement.original, values)
+            return self._query(statement, statement.original, values,
+                               shift=len(statement.original) - len(statement.sql))
         self._sync(statement.tables)
-        data = self.engine.query(statement.sql, values)
+        data = self._query(statement, statement.sql, values)
         tables = self.lake.sql_tables(names=[str(target)])
         schema = tables[0].schema if tables and tables[0].schema is not None else None
         if schema is None:
@@ -244,6 +255,15 @@ class SqlService:
         self.lake.write(str(target), aligned, mode=WriteMode.APPEND, created_by=CREATED_BY)
         self._forget(target)
         return summary(table=str(target), operation="inserted", rows=aligned.num_rows)
+
+    def _query(
+        self, statement: Statement, sql: str, values: Mapping[str, Any], *, shift: int = 0
+    ) -> pa.Table:
+        """Run ``sql`` on the engine, its PREDICT uses bound first (offsets moved by
+        ``shift`` when ``sql`` is another padding of the statement's text)."""
+        if not statement.predictions:
+            return self.engine.query(sql, values)
+        return self.predictions.query(sql, statement.predictions, values, shift=shift)
 
     # -- catalog tables in the engine ----------------------------------------------------
 
@@ -357,12 +377,40 @@ class SqlService:
         """Delete a saved procedure; ``NotFoundError`` if absent."""
         self.ws.metadata.catalog.drop_procedure(procedure_name(name))
 
+    # -- models in the database ---------------------------------------------------------
+
+    def deploy_model(
+        self,
+        model: str,
+        *,
+        models_table: str = MODELS_TABLE,
+        table: str | None = None,
+        procedure: str | None = None,
+        output_column: str | None = None,
+        materialize: str | None = None,
+        description: str | None = None,
+    ) -> DeployedModel:
+        """Copy a registered model's ONNX bytes into a models table (a no-op when that
+        version is there) and optionally save the wizard's scoring procedure over ``table``;
+        see ``sql_models.deploy_model``.
+
+        Raises:
+            NotFoundError: no such model, version or table.
+            InvalidInputError: a model without ONNX, or options that need one another.
+            ConflictError: that version is in the table with other bytes.
+        """
+        return deploy_model(
+            self, model, models_table=models_table, table=table, procedure=procedure,
+            output_column=output_column, materialize=materialize, description=description,
+        )
+
     def close(self) -> None:
         """Close the engine (its tables are views: nothing is lost)."""
         if self._engine is not None:
             self._engine.close()
             self._engine = None
             self._seen.clear()
+            self.predictions.reset()
 
 
 def _lowered(params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Owns turning ONNX bytes into something SQL and Spark can call: the graph's input
 to a data column by name: the input's own name, or the raw column an AutoML export recorded in
 its ``lakeworks.columns`` metadata when the converter renamed it), its outputs (a regressor's
 ``variable``, a classifier's label and probabilities, with a ZipMap's sequence of maps turned
-into a ``[rows, classes]`` array), casting each column to its input's element type, and one
+into a ``[rows, classes]`` array; a classifier's class labels read from the graph), casting each column to its input's element type, and one
 ONNX Runtime session per model content (sha256), created with one intra-op thread: the caller
 (DuckDB's threads, Spark's tasks) already runs batches in parallel, and a pool per call is
 slower (see BENCHMARKS.md). Must not know where models are stored.
@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from lakeworks.errors import InvalidInputError
+from lakeworks.errors import InvalidInputError, MissingDependencyError
 
 _META_COLUMNS = "lakeworks.columns"
+_CLASS_LABELS = ("classlabels_strings", "classlabels_int64s", "classlabels_ints")
 _SESSIONS: dict[tuple[str, int], Any] = {}
 _LOCK = threading.Lock()
 
@@ -69,7 +70,10 @@ def _session(content: bytes, digest: str, threads: int) -> Any:
         found = _SESSIONS.get(key)
         if found is not None:
             return found
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise MissingDependencyError("onnxruntime", "automl", "scoring ONNX models") from exc
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -106,6 +110,8 @@ class OnnxModel:
         if not content:
             raise InvalidInputError("the model is empty (no ONNX bytes)", field="model")
         self.digest = content_hash(content)
+        self._content = content
+        self._classes: list[Any] | None = None
         self.session = _session(content, self.digest, threads)
         mapping = self._column_mapping()
         self.inputs = [
@@ -126,6 +132,16 @@ class OnnxModel:
     def columns(self) -> list[str]:
         """The data columns the model reads, in input order."""
         return [i.column for i in self.inputs]
+
+    @property
+    def classes(self) -> list[Any]:
+        """A classifier's class labels in the order of its probability columns (the labels a
+        classifier node of the graph declares); empty when the graph declares none."""
+        if self._classes is None:
+            labels = _class_labels(self._content)
+            zipmap = any(o.onnx_type.startswith("seq(map") for o in self.outputs)
+            self._classes = sorted(labels) if zipmap else labels  # as ``_as_array`` orders
+        return self._classes
 
     def missing(self, available: Sequence[str]) -> list[str]:
         """The model's columns absent from ``available`` (matched case-insensitively)."""
@@ -170,6 +186,23 @@ class OnnxModel:
     def _describe(self) -> list[str]:
         return [f"{i.column} ({i.onnx_type.removeprefix('tensor(').rstrip(')')})"
                 for i in self.inputs]
+
+
+def _class_labels(content: bytes) -> list[Any]:
+    """The class labels of the first graph node that declares them (ZipMap, or a classifier
+    node such as TreeEnsembleClassifier), in the node's order."""
+    try:
+        import onnx
+    except ImportError as exc:
+        raise MissingDependencyError("onnx", "automl", "reading a classifier's labels") from exc
+    graph = onnx.load_model_from_string(content).graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.name in _CLASS_LABELS:
+                values = onnx.helper.get_attribute_value(attribute)
+                labels = [v.decode() if isinstance(v, bytes) else int(v) for v in values]
+                return labels
+    return []
 
 
 def _width(shape: Sequence[Any]) -> int:

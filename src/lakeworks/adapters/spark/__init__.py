@@ -2,9 +2,11 @@
 
 Owns every import of PySpark in Lakeworks. ``datasource.py`` reads and writes Delta tables
 through delta-rs, ``tables.py`` binds lake tables into Spark's catalog and saves DataFrames
-as lake tables, ``writers.py`` routes ``saveAsTable`` there, ``session.py`` builds sessions, ``datafiles.py`` and ``storage.py`` hold the
-Spark-free parts. Importing this package without PySpark raises ``MissingDependencyError``
-naming the ``spark`` extra. It must not import services or other adapters.
+as lake tables, ``writers.py`` routes ``saveAsTable`` there, ``session.py`` builds sessions,
+``predict.py`` scores models in SQL (``PREDICT``) and DataFrames through Arrow UDFs, and
+``datafiles.py`` and ``storage.py`` hold the Spark-free parts. Importing this package without
+PySpark raises ``MissingDependencyError`` naming the ``spark`` extra. It must not import
+services or other adapters.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ schema per lake database, ``default`` first on the search path (bare names resol
 then in ``main``), and one view per table. A view reads the Delta table's live Parquet files
 with DuckDB's own reader (the fast path: as fast as DuckDB on the files); a pyarrow dataset
 serves when files cannot (no file list, partition columns that live only in folder names, a
-second set of credentials for one protocol). Remote files go through fsspec file systems
+second set of credentials for one protocol). Python functions (``PREDICT``'s models) are
+registered as Arrow functions: DuckDB calls them once per 2,048-row vector, on its own
+threads. Remote files go through fsspec file systems
 registered with DuckDB; DuckDB extensions are never installed or loaded. Because ``default``
 is a reserved word in DuckDB's grammar, names used as databases are quoted in the statement
 text (found by token positions; strings and comments are never touched). DuckDB's errors
@@ -14,6 +16,7 @@ become Lakeworks errors with the line, the column and a caret under the original
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import re
 import weakref
@@ -106,6 +109,7 @@ class DuckDbEngine:
         self._open_filesystem = open_filesystem or _default_opener
         self._tables: dict[tuple[str, str], _Registered] = {}
         self._schemas: set[str] = set()
+        self._functions: set[str] = set()
         self._filesystems: dict[str, tuple[tuple[str, str], ...]] = {}
         self._ensure_schema("default")
         self._run("SET enable_progress_bar = false")
@@ -136,6 +140,38 @@ class DuckDbEngine:
         self._run(f"DROP VIEW IF EXISTS {_ident(key[0])}.{_ident(key[1])}")
         if known.arrow_name is not None:
             self._con.unregister(known.arrow_name)
+
+    # -- functions -----------------------------------------------------------------------
+
+    def register_function(
+        self,
+        name: str,
+        function: Callable[[Sequence[pa.Array]], pa.Array],
+        arg_types: Sequence[str],
+        return_type: str,
+    ) -> None:
+        """Register ``function`` as the Arrow function ``name`` (replacing one of that name).
+
+        DuckDB reads the parameter count from the Python signature (``*args`` is refused),
+        so the wrapper is given one positional parameter per argument.
+        """
+        def call(*arrays: pa.Array) -> pa.Array:
+            return function(arrays)
+
+        call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY)
+             for i in range(len(arg_types))])
+        try:
+            if name in self._functions:
+                self._con.remove_function(name)
+                self._functions.discard(name)
+            # by their names, which DuckDB 1.x and 2.x both accept (the enums moved)
+            options: dict[str, Any] = {"type": "arrow", "null_handling": "special",
+                                       "side_effects": False}
+            self._con.create_function(name, call, list(arg_types), return_type, **options)
+        except duckdb.Error as exc:
+            raise BackendError(f"DuckDB could not register function {name}: {exc}") from exc
+        self._functions.add(name)
 
     def _ensure_schema(self, database: str) -> None:
         if database not in self._schemas:

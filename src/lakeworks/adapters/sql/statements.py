@@ -5,7 +5,8 @@ procedure bodies; T-SQL ``GO`` lines end a batch), recognising the statements La
 itself (``CREATE TABLE ... AS``, ``INSERT INTO``, ``CREATE/DROP PROCEDURE``, ``EXEC``) with a
 small recogniser over tokens, rewriting ``@p``/``:p`` parameter markers of known names to
 DuckDB's ``$p`` (same length: positions stay true), and listing the tables a statement reads
-(a sqlglot parse; ``None`` when it cannot tell). It never regenerates a user's query from a
+(a sqlglot parse; ``None`` when it cannot tell), and attaching the ``PREDICT`` uses of
+queries, ``CREATE TABLE ... AS`` and ``INSERT`` (read by ``predict.py``). It never regenerates a user's query from a
 parse tree and never runs anything.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlglot import Token, TokenType
 
+from lakeworks.adapters.sql.predict import find_predictions, has_predict, skeleton
 from lakeworks.adapters.sql.procedures import exec_arguments, procedure_header
 from lakeworks.adapters.sql.tables import empty_select, referenced_tables
 from lakeworks.adapters.sql.tokens import (
@@ -190,17 +192,17 @@ class SqlglotStatementParser:
         text, used, variables, positional = _bind_markers(source, tokens, known)
         common: dict[str, Any] = {"index": index, "line": line, "parameters": used}
         if first == "CREATE":
-            created = self._create_table(source, tokens, text, common)
+            created = self._create_table(source, tokens, text, common, known)
             if created is not None:
                 return created
         if first == "INSERT":
-            inserted = self._insert(source, tokens, text, common)
+            inserted = self._insert(source, tokens, text, common, known)
             if inserted is not None:
                 return inserted
         sql = source.padded(text, start, end)
         return Query(
-            sql=sql, tables=referenced_tables(sql), writes=_written(tokens),
-            verb=_verb(tokens), variables=variables, positional=positional, **common,
+            sql=sql, writes=_written(tokens), verb=_verb(tokens), variables=variables,
+            positional=positional, **_reads(source, text, tokens, known, sql), **common,
         )
 
     def _drop_procedure(self, source: Script, tokens: list[Token], index: int) -> Statement:
@@ -221,7 +223,8 @@ class SqlglotStatementParser:
         )
 
     def _create_table(
-        self, source: Script, tokens: list[Token], text: str, common: dict[str, Any]
+        self, source: Script, tokens: list[Token], text: str, common: dict[str, Any],
+        known: set[str],
     ) -> Statement | None:
         i, mode, temp = 1, WriteMode.ERROR, False
         if upper(tokens, i) == "OR" and upper(tokens, i + 1) == "REPLACE":
@@ -248,7 +251,8 @@ class SqlglotStatementParser:
             query_start = tokens[i + 1].start
             sql = source.padded(text, query_start, tokens[-1].end + 1)
             return CreateTableAs(
-                sql=sql, tables=referenced_tables(sql), target=target, mode=mode, **common
+                sql=sql, target=target, mode=mode,
+                **_reads(source, text, tokens[i + 1:], known, sql), **common,
             )
         if i < len(tokens) and tokens[i].token_type == TokenType.L_PAREN:
             statement = source.text[tokens[0].start:tokens[-1].end + 1]
@@ -262,7 +266,8 @@ class SqlglotStatementParser:
         )
 
     def _insert(
-        self, source: Script, tokens: list[Token], text: str, common: dict[str, Any]
+        self, source: Script, tokens: list[Token], text: str, common: dict[str, Any],
+        known: set[str],
     ) -> Statement | None:
         if upper(tokens, 1) != "INTO":
             return None  # INSERT OR REPLACE/IGNORE: a write the service refuses on the catalog
@@ -289,9 +294,22 @@ class SqlglotStatementParser:
         sql = source.padded(text, tokens[i].start, tokens[-1].end + 1)
         original = source.padded(text, tokens[0].start, tokens[-1].end + 1)
         return InsertInto(
-            sql=sql, tables=referenced_tables(sql), target=target, columns=tuple(columns),
+            sql=sql, **_reads(source, text, tokens[i:], known, sql), target=target,
+            columns=tuple(columns),
             by_name=by_name, original=original, **common,
         )
+
+
+def _reads(
+    source: Script, text: str, tokens: list[Token], known: set[str], sql: str
+) -> dict[str, Any]:
+    """The tables read by ``sql`` (the padded text of ``tokens``) and its PREDICT uses."""
+    if not has_predict(tokens):
+        return {"tables": referenced_tables(sql)}
+    line, col = source.position(tokens[0].start)
+    shift = tokens[0].start - (line - 1) - (col - 1)
+    uses = find_predictions(source, text, tokens, known, shift=shift)
+    return {"tables": referenced_tables(skeleton(sql, uses)), "predictions": uses}
 
 
 def _catalog_target(parts: list[str], temp: bool) -> TableName | None:
