@@ -99,7 +99,7 @@ def test_readme_spark_example(workspace: Workspace) -> None:
     pytest.importorskip("pyspark", reason="PySpark is the 'spark' extra")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Spark needs Java 17+ (java on PATH or JAVA_HOME)")
-    (spark_block,) = [b for b in lake_blocks("python") if "lakeworks.spark" in b]
+    (spark_block,) = [b for b in lake_blocks("python") if "lakeworks.spark.session()" in b]
     run_in(workspace, ["lakeworks", "table", "load", "day.csv", "--name", "bike_data"])
     run_in(workspace, [sys.executable, "-c", spark_block + "\nspark.stop()\n"])
     counts = run_in(workspace, [
