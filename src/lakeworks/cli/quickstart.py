@@ -1,7 +1,9 @@
 """``lakeworks quickstart``: run the end-to-end demo on shipped data and show what it did.
 
-Rendering only; the demo itself is ``lakeworks.tutorials.quickstart`` (imported inside the
-command so that ``lakeworks --help`` stays fast).
+Rendering only: the production-pipeline tutorial is ``lakeworks.tutorials.quickstart`` and the
+Synapse lab that follows it (Spark tables, AutoML, PREDICT in SQL) is
+``lakeworks.tutorials.synapse_lab_demo``; both are imported inside the command so that
+``lakeworks --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import typer
 app = typer.Typer(
     help="Run the end-to-end demo on shipped data in a workspace folder (offline).",
     no_args_is_help=False,
+    # a group with no subcommands: options may follow the path (quickstart ./demo --automl-...)
+    context_settings={"allow_interspersed_args": True},
 )
 
 
@@ -56,23 +60,90 @@ def _metrics_table(job: Any) -> Any:
     return table
 
 
+def _predictions_table(lab: Any) -> Any:
+    from rich.table import Table
+
+    rows = lab.predictions.to_pylist()
+    wanted = ("day", "weekday", "holiday", "workingday", "weathersit", "temp", "hum",
+              "windspeed", lab.deployed.output_column)
+    columns = [c for c in wanted if c in lab.predictions.column_names]
+    table = Table(title=f"EXEC {lab.deployed.procedure}: predicted rentals for "
+                  f"{len(rows)} forecast days (model {lab.deployed.id})", title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if col in ("temp", "hum", "windspeed",
+                                                         lab.deployed.output_column) else "left")
+    for row in rows:
+        table.add_row(*(_cell(row[c], c == lab.deployed.output_column) for c in columns))
+    return table
+
+
+def _cell(value: Any, prediction: bool) -> str:
+    """A prediction as whole rentals, other numbers with two decimals, dates as ISO days."""
+    from datetime import date, datetime
+
+    if isinstance(value, float):
+        return f"{value:,.0f}" if prediction else f"{value:.2f}"
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def _show_lab(console: Any, lab: Any) -> None:
+    """The lab's steps, one line each, then the prediction table."""
+    console.print("\n[bold]Synapse lab[/bold] (bike rentals): Spark, AutoML, PREDICT in SQL")
+    rows = lab.table_rows
+    sizes = (f"bike_data ({rows.get('bike_data')} rows) and weather_forecast "
+             f"({rows.get('weather_forecast')} days)")
+    if lab.tables_loaded_by == "reused":
+        console.print(f"Lake tables {sizes}: present, reused")
+    else:
+        console.print(f"Lake tables {sizes} made by {lab.tables_loaded_by}")
+    m = lab.model
+    if lab.automl_job is None:
+        console.print(f"AutoML: reused registered model [bold]{m.name}[/bold] version "
+                      f"[bold]{m.version}[/bold] (no new AutoML job)")
+    else:
+        console.print(f"AutoML job [cyan]{lab.automl_job}[/cyan] registered model "
+                      f"[bold]{m.name}[/bold] version [bold]{m.version}[/bold] with model.onnx"
+                      + (f"; best: {lab.best}" if lab.best else ""))
+    d = lab.deployed
+    state = "deployed now" if d.deployed else "already deployed (unchanged)"
+    console.print(f"Model {d.id} in SQL table {d.models_table}: {state}; procedure "
+                  f"[bold]{d.procedure}[/bold] scores {d.table}")
+    console.print(_predictions_table(lab))
+    for note in lab.notes:
+        console.print(f"[dim]note: {note}[/dim]")
+
+
 @app.callback(invoke_without_command=True)
 def quickstart(
     path: Annotated[
         Path, typer.Argument(help="Workspace folder to create or reuse.")
     ] = Path("lakeworks-quickstart"),
+    automl_timeout: Annotated[
+        str, typer.Option("--automl-timeout", help="The lab's AutoML budget: 60s, 2m.")
+    ] = "60s",
 ) -> None:
     """Create a workspace, register the credit-card data, run the production-pipeline
-    tutorial (data prep, then training with MLflow tracking and model registration) and show
-    the run, its metrics and the registered model.
+    tutorial (data prep, then training with MLflow tracking and model registration), then the
+    Synapse lab: a Spark job saves the bike-rentals lake tables, AutoML trains
+    rental-prediction-model, which is deployed to SQL and scores the 10-day weather forecast
+    with EXEC predict_rentals.
 
-    Run it twice: the second run reuses both unchanged steps and finishes in about a second.
+    Run it twice: the second run reuses the pipeline's steps, the tables and the registered
+    model, and finishes in seconds.
 
     Examples:
         lakeworks quickstart
-        lakeworks quickstart ./demo && cd demo && lakeworks job list
+        lakeworks quickstart ./demo --automl-timeout 2m && cd demo && lakeworks job list
     """
     from rich.console import Console
+
+    from lakeworks.core.automl import parse_duration
+
+    budget = parse_duration(automl_timeout, field="--automl-timeout")
 
     from lakeworks.tutorials.quickstart import run_quickstart  # lazy: keeps --help fast
 
@@ -103,7 +174,10 @@ def quickstart(
         )
     for note in result.notes:
         console.print(f"[dim]note: {note}[/dim]")
-    console.print(f"Finished in {result.seconds:.1f}s.")
+    console.print(f"Pipeline finished in {result.seconds:.1f}s.")
+    lab = _run_lab(console, path, budget)
+    _show_lab(console, lab)
+    console.print(f"Lab finished in {lab.seconds:.1f}s.")
     if result.web_url:
         console.print(f"Web view (MLflow UI of this workspace): [link]{result.web_url}[/link]")
     console.print(
@@ -112,5 +186,14 @@ def quickstart(
         f"  lakeworks job show -n {job.name}\n"
         "  lakeworks run list\n"
         "  lakeworks job create --file tutorial/pipeline.yml --stream   # the same pipeline in YAML\n"
-        "  python tutorial/pipeline.py   # the tutorial as written (needs PyPI for its pip line)"
+        "  python tutorial/pipeline.py   # the tutorial as written (needs PyPI for its pip line)\n"
+        "  lakeworks sql exec predict_rentals   # the lab's predictions, again\n"
+        "  lakeworks sql \"SELECT season, avg(rentals) FROM bike_data GROUP BY season\""
     )
+
+
+def _run_lab(console: Any, path: Path, budget: float) -> Any:
+    from lakeworks.tutorials.synapse_lab_demo import run_synapse_lab  # lazy: keeps --help fast
+
+    with console.status("the Synapse lab: lake tables...") as status:
+        return run_synapse_lab(path, automl_seconds=budget, on_progress=status.update)

@@ -3,7 +3,8 @@
 Owns the steps ``lakeworks quickstart`` performs through the public SDK, exactly as a user
 would: create a workspace, copy the tutorial into it, register the shipped credit-card data
 and an environment, load ``pipeline.yml``, submit it, wait, and collect what to show (step
-statuses, metrics, the registered model, the web view). Rendering is the CLI's job.
+statuses, metrics, the registered model, the web view). Rendering is the CLI's job; the
+Synapse lab that ``lakeworks quickstart`` runs next is ``synapse_lab_demo.py``.
 
 Offline differences from the tutorial, both stated in the output: the environment is
 ``conda-offline.yaml`` (only packages Lakeworks already installed), and the training step skips
