@@ -20,6 +20,18 @@ class _Doc(_Strict):
     schema_: str | None = Field(default=None, alias="$schema")
 
 
+class _JobDoc(_Doc):
+    """The header every job type's YAML shares."""
+
+    name: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    properties: dict[str, str] = Field(default_factory=dict)
+    experiment_name: str | None = None
+    compute: str | None = None
+
+
 class InputYaml(_Strict):
     type: str = "uri_folder"
     path: str | None = None
@@ -85,15 +97,8 @@ class ComponentYaml(_Doc):
     additional_includes: list[str] | None = None
 
 
-class CommandJobYaml(_Doc):
+class CommandJobYaml(_JobDoc):
     type: Literal["command"] = "command"
-    name: str | None = None
-    display_name: str | None = None
-    description: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    properties: dict[str, str] = Field(default_factory=dict)
-    experiment_name: str | None = None
-    compute: str | None = None
     command: str
     code: str | None = None
     environment: str | EnvironmentYaml | None = None
@@ -141,15 +146,8 @@ class SparkComponentYaml(_SparkFields, _Doc):
     is_deterministic: bool = True
 
 
-class SparkJobYaml(_SparkFields, _Doc):
+class SparkJobYaml(_SparkFields, _JobDoc):
     type: Literal["spark"]
-    name: str | None = None
-    display_name: str | None = None
-    description: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    properties: dict[str, str] = Field(default_factory=dict)
-    experiment_name: str | None = None
-    compute: str | None = None
     code: str | None = None
     environment: str | EnvironmentYaml | None = None
     inputs: dict[str, InputYaml | Scalar | None] = Field(default_factory=dict)
@@ -186,15 +184,8 @@ class PipelineSettingsYaml(_Strict):
     max_parallel_steps: int | None = None
 
 
-class PipelineJobYaml(_Doc):
+class PipelineJobYaml(_JobDoc):
     type: Literal["pipeline"]
-    name: str | None = None
-    display_name: str | None = None
-    description: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    properties: dict[str, str] = Field(default_factory=dict)
-    experiment_name: str | None = None
-    compute: str | None = None
     inputs: dict[str, InputYaml | Scalar | None] = Field(default_factory=dict)
     outputs: dict[str, OutputYaml | None] = Field(default_factory=dict)
     settings: PipelineSettingsYaml = Field(default_factory=PipelineSettingsYaml)

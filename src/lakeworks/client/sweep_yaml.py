@@ -27,7 +27,14 @@ from lakeworks.client.entities.search_space import (
     policy_entity,
 )
 from lakeworks.client.entities.sweep import SweepJob
-from lakeworks.client.schemas import EnvironmentYaml, InputYaml, OutputYaml, Scalar, _Doc, _Strict
+from lakeworks.client.schemas import (
+    EnvironmentYaml,
+    InputYaml,
+    OutputYaml,
+    Scalar,
+    _JobDoc,
+    _Strict,
+)
 from lakeworks.core.search_space import distribution_from
 from lakeworks.core.sweep import sampling_from
 from lakeworks.core.sweep_policies import policy_from
@@ -56,15 +63,8 @@ class SweepLimitsYaml(_Strict):
     trial_timeout: int | None = None
 
 
-class SweepJobYaml(_Doc):
+class SweepJobYaml(_JobDoc):
     type: Literal["sweep"]
-    name: str | None = None
-    display_name: str | None = None
-    description: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    properties: dict[str, str] = Field(default_factory=dict)
-    experiment_name: str | None = None
-    compute: str | None = None
     trial: str | TrialYaml
     inputs: dict[str, InputYaml | Scalar | None] = Field(default_factory=dict)
     outputs: dict[str, OutputYaml | str | None] = Field(default_factory=dict)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lakeworks.adapters.automl.workers import Event, Job, _Worker
+from lakeworks.adapters.automl.workers import Event, Job, _Worker, expire
 from lakeworks.errors import BackendError
 
 #: Loaded bundles on an executor's Python worker, by digest (a worker serves one run at once).
@@ -160,18 +160,11 @@ class SparkPool:
 
     def wait(self, timeout: float) -> list[Event]:
         """Events until ``timeout`` seconds pass or something happens."""
-        out: list[Event] = []
-        now = time.time()
-        for slot in self.procs.values():
-            if slot.job is not None and now >= slot.job.deadline:
-                out.append(Event("timeout", slot.job))
-                self._cancel(slot)
+        out, limit = expire(list(self.procs.values()), self._cancel, timeout)
         if out:
             return out
-        deadlines = [s.job.deadline for s in self.procs.values() if s.job is not None]
-        limit = min([timeout, *(d - now for d in deadlines)])
         try:
-            ident, generation, reply, failure = self.events.get(timeout=max(limit, 0.0))
+            ident, generation, reply, failure = self.events.get(timeout=limit)
         except queue.Empty:
             return out
         slot = self.procs[ident]

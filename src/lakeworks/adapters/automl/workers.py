@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -130,6 +131,24 @@ def main(argv: list[str]) -> int:
 
 # -- the parent side --------------------------------------------------------------------------
 
+def expire(slots: Sequence[Any], free: Callable[[Any], None],
+           timeout: float) -> tuple[list[Event], float]:
+    """Time out the requests past their deadline, or say how long to wait for the next event.
+
+    ``slots`` are a pool's workers (anything with a ``job``); ``free`` stops a slot's request.
+    Returns the timeout events (each slot freed) and, when there are none, the seconds until
+    ``timeout`` or the nearest deadline.
+    """
+    now = time.time()
+    out: list[Event] = []
+    for slot in slots:
+        if slot.job is not None and now >= slot.job.deadline:
+            out.append(Event("timeout", slot.job))
+            free(slot)
+    deadlines = [s.job.deadline - now for s in slots if s.job is not None]
+    return out, max(min([timeout, *deadlines]), 0.0)
+
+
 @dataclass
 class Job:
     """A request in flight on one worker."""
@@ -228,18 +247,11 @@ class Pool:
 
     def wait(self, timeout: float) -> list[Event]:
         """Events until ``timeout`` seconds pass or something happens."""
-        out: list[Event] = []
-        now = time.time()
-        for proc in list(self.procs.values()):
-            if proc.job is not None and now >= proc.job.deadline:
-                out.append(Event("timeout", proc.job))
-                self._replace(proc)
+        out, limit = expire(list(self.procs.values()), self._replace, timeout)
         if out:
             return out
-        deadlines = [p.job.deadline for p in self.procs.values() if p.job is not None]
-        limit = min([timeout, *(d - now for d in deadlines)])
         try:
-            ident, message = self.events.get(timeout=max(limit, 0.0))
+            ident, message = self.events.get(timeout=limit)
         except queue.Empty:
             return out
         found = self.procs.get(ident)
