@@ -222,9 +222,11 @@ def _cast(model_input: ModelInput, value: Any) -> np.ndarray:
         value = value.combine_chunks()
     try:
         if model_input.is_text:
-            if isinstance(value, pa.Array):
-                value = value.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)
-            array = np.asarray([("" if v is None else str(v)) for v in value], dtype=object)
+            if isinstance(value, pa.Array):  # Arrow casts and fills in C: no loop per row
+                array = np.asarray(value.cast(pa.string()).fill_null("").to_numpy(
+                    zero_copy_only=False), dtype=object)
+            else:
+                array = np.asarray([("" if v is None else str(v)) for v in value], dtype=object)
         else:
             if isinstance(value, pa.Array):
                 if np.issubdtype(target, np.integer) or target is np.bool_:
