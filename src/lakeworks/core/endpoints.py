@@ -171,19 +171,19 @@ class OnlineEndpointSpec(_Spec):
 class RequestSettings(_Spec):
     """How a deployment takes requests (Azure's defaults)."""
 
-    max_concurrent_requests_per_instance: int = Field(1, ge=1, le=1000)
-    request_timeout_ms: int = Field(5000, ge=1, le=MAX_REQUEST_TIMEOUT_MS)
-    max_queue_wait_ms: int = Field(500, ge=0)  # deprecated by Azure; kept for YAML round trips
+    max_concurrent_requests_per_instance: int = Field(default=1, ge=1, le=1000)
+    request_timeout_ms: int = Field(default=5000, ge=1, le=MAX_REQUEST_TIMEOUT_MS)
+    max_queue_wait_ms: int = Field(default=500, ge=0)  # deprecated by Azure; kept for YAML round trips
 
 
 class ProbeSettings(_Spec):
     """A liveness or readiness probe; times in seconds (Azure's defaults)."""
 
-    initial_delay: int = Field(10, ge=0)
-    period: int = Field(10, ge=1)
-    timeout: int = Field(2, ge=1)
-    success_threshold: int = Field(1, ge=1)
-    failure_threshold: int = Field(30, ge=1)
+    initial_delay: int = Field(default=10, ge=0)
+    period: int = Field(default=10, ge=1)
+    timeout: int = Field(default=2, ge=1)
+    success_threshold: int = Field(default=1, ge=1)
+    failure_threshold: int = Field(default=30, ge=1)
 
 
 class BatchingSettings(_Spec):
@@ -193,8 +193,8 @@ class BatchingSettings(_Spec):
     is queued). ``enabled: false`` scores every request alone."""
 
     enabled: bool = True
-    max_batch_size: int = Field(256, ge=1, le=1_000_000)
-    max_wait_ms: float = Field(0.0, ge=0, le=1000)
+    max_batch_size: int = Field(default=256, ge=1, le=1_000_000)
+    max_wait_ms: float = Field(default=0.0, ge=0, le=1000)
 
 
 class CollectionSpec(_Spec):
@@ -217,7 +217,7 @@ class DataCollectorSpec(_Spec):
     """Which inputs and outputs a deployment writes to the lake, and how often."""
 
     collections: dict[str, CollectionSpec] = Field(default_factory=dict)
-    sampling_rate: float = Field(1.0, gt=0, le=1)
+    sampling_rate: float = Field(default=1.0, gt=0, le=1)
     rolling_rate: str = "hour"
     request_logging: dict[str, Any] | None = None
 
@@ -269,7 +269,7 @@ class OnlineDeploymentSpec(_Spec):
     environment: str | None = None
     environment_variables: dict[str, str] = Field(default_factory=dict)
     instance_type: str | None = None
-    instance_count: int = Field(1, ge=1, le=64)
+    instance_count: int = Field(default=1, ge=1, le=64)
     request_settings: RequestSettings = Field(default_factory=RequestSettings)
     liveness_probe: ProbeSettings = Field(default_factory=ProbeSettings)
     readiness_probe: ProbeSettings = Field(default_factory=ProbeSettings)
