@@ -10,6 +10,8 @@ The object model, as in Azure ML's SDK v2 (``azure.ai.ml``)::
     ├── models        Model                  registered models with lineage to their job
     ├── datastores    AzureBlobDatastore ... named storage roots (local, S3, Azure Blob, ADLS Gen2)
     ├── lake          lake tables            Delta tables shared by Spark and SQL (ml_client.sql(...))
+    ├── online_endpoints    ManagedOnlineEndpoint     real-time scoring URIs with keys and traffic
+    ├── online_deployments  ManagedOnlineDeployment   models served behind an endpoint
     └── workspaces    Workspace              name, location, resource_group
 
 Builders: ``command(...)``, ``automl.regression(...)``/``automl.classification(...)``,
@@ -38,6 +40,8 @@ _EXPORTS = {
     "load_environment": "lakeworks.client.loaders",
     "load_model": "lakeworks.client.loaders",
     "load_datastore": "lakeworks.client.datastore_yaml",
+    "load_online_endpoint": "lakeworks.client.endpoint_yaml",
+    "load_online_deployment": "lakeworks.client.endpoint_yaml",
     "dsl": "lakeworks.dsl",
     "spark": "lakeworks.spark",
     "automl": "lakeworks.automl",
@@ -57,6 +61,8 @@ __all__ = [
     "load_environment",
     "load_job",
     "load_model",
+    "load_online_deployment",
+    "load_online_endpoint",
     "spark",
 ]
 
@@ -64,6 +70,7 @@ if TYPE_CHECKING:
     from lakeworks import automl, dsl, spark
     from lakeworks.client.builders import command
     from lakeworks.client.datastore_yaml import load_datastore
+    from lakeworks.client.endpoint_yaml import load_online_deployment, load_online_endpoint
     from lakeworks.client.entities.io import Input, Output
     from lakeworks.client.loaders import (
         load_component,

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Spark settings for lakeworks.spark sessions, over Lakeworks' defaults",
     )
+    serving_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="port of the online endpoints' serving process on 127.0.0.1; default "
+        "5001, or a free port when 5001 is taken",
+    )
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -9,7 +9,8 @@ import lakeworks.entities
 def test_top_level_names() -> None:
     assert sorted(lakeworks.__all__) == [
         "Input", "MLClient", "Output", "__version__", "automl", "command", "dsl", "load_component",
-        "load_data", "load_datastore", "load_environment", "load_job", "load_model", "spark",
+        "load_data", "load_datastore", "load_environment", "load_job", "load_model",
+        "load_online_deployment", "load_online_endpoint", "spark",
     ]
     for name in lakeworks.__all__:
         assert getattr(lakeworks, name) is not None
@@ -18,9 +19,12 @@ def test_top_level_names() -> None:
 def test_entity_names() -> None:
     assert sorted(lakeworks.entities.__all__) == [
         "AccountKeyConfiguration", "AzureBlobDatastore", "AzureDataLakeGen2Datastore",
-        "BuildContext", "Command", "CommandComponent", "CommandJob", "Data", "Datastore",
-        "EnvVar", "Environment", "Job", "LocalDatastore", "Model", "PipelineJob",
-        "PipelineJobSettings", "S3Credentials", "S3Datastore", "SasTokenConfiguration",
+        "BatchingSettings", "BuildContext", "CodeConfiguration", "Command", "CommandComponent",
+        "CommandJob", "Data", "DataCollector", "Datastore", "DeploymentCollection",
+        "EndpointAuthKeys", "EndpointAuthToken", "EnvVar", "Environment", "Job",
+        "LocalDatastore", "ManagedOnlineDeployment", "ManagedOnlineEndpoint", "Model",
+        "OnlineRequestSettings", "PipelineJob", "PipelineJobSettings", "ProbeSettings",
+        "S3Credentials", "S3Datastore", "SasTokenConfiguration",
         "ServicePrincipalConfiguration", "SparkComponent", "SweepJob", "Workspace",
     ]
 

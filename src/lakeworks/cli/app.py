@@ -26,11 +26,13 @@ from lakeworks.cli import (
     config,
     data,
     datastore,
+    endpoint,
     environment,
     job,
     model,
     quickstart,
     run,
+    serve,
     server,
     sql,
     table,
@@ -105,6 +107,11 @@ app.add_typer(datastore.app, name="datastore")
 app.add_typer(table.app, name="table")
 app.add_typer(sql.app, name="sql")
 app.add_typer(automl.app, name="automl")
+app.add_typer(endpoint.endpoint_app, name="online-endpoint")
+app.add_typer(endpoint.deployment_app, name="online-deployment")
+app.command("serve", help=serve.SERVE_HELP, short_help="Serve the online endpoints over HTTP.")(
+    serve.serve
+)
 app.add_typer(config.app, name="config")
 app.add_typer(quickstart.app, name="quickstart")
 

@@ -17,9 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from lakeworks.client.datastores import DatastoreOperations
+from lakeworks.client.endpoint_operations import (
+    OnlineDeploymentOperations,
+    OnlineEndpointOperations,
+)
 from lakeworks.client.entities.assets import Data, Environment, Model
 from lakeworks.client.entities.components import Command, CommandComponent
 from lakeworks.client.entities.datastores import Datastore
+from lakeworks.client.entities.endpoints import OnlineDeployment, OnlineEndpoint
 from lakeworks.client.entities.jobs import Job, PipelineJob
 from lakeworks.client.lake import LakeOperations
 from lakeworks.client.operations import (
@@ -95,6 +100,8 @@ class MLClient:
         self.datastores = DatastoreOperations(self._workspace)
         self.lake = LakeOperations(self._workspace)
         self.sql = SqlOperations(self._workspace)
+        self.online_endpoints = OnlineEndpointOperations(self._workspace)
+        self.online_deployments = OnlineDeploymentOperations(self._workspace)
 
     @classmethod
     def from_config(
@@ -196,6 +203,10 @@ class MLClient:
             return self.models.create_or_update(entity)
         if isinstance(entity, Datastore):
             return self.datastores.create_or_update(entity)
+        if isinstance(entity, OnlineEndpoint):
+            return self.online_endpoints.begin_create_or_update(entity, **kwargs).result()
+        if isinstance(entity, OnlineDeployment):
+            return self.online_deployments.begin_create_or_update(entity, **kwargs).result()
         raise InvalidInputError(f"cannot create or update a {type(entity).__name__}")
 
     def begin_create_or_update(self, entity: Any, **kwargs: Any) -> LROPoller[Any]:

@@ -1,6 +1,8 @@
-"""Metadata ports: versioned assets, job records and the step-reuse cache (one repo per aggregate).
+"""Metadata ports: versioned assets, job records, the step-reuse cache and online endpoints (one
+repo per aggregate).
 
-Implementations must pass ``tests/contract/test_metadata_contract.py`` (SQLite and PostgreSQL).
+Implementations must pass ``tests/contract/test_metadata_contract.py`` and, for endpoints,
+``tests/contract/test_endpoint_repo_contract.py`` (SQLite and PostgreSQL).
 Every write is atomic; a version, once added, never changes content.
 """
 
@@ -13,6 +15,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from lakeworks.core.assets import AssetVersion
+from lakeworks.core.endpoints import OnlineDeploymentSpec, OnlineEndpointSpec
 from lakeworks.core.jobs import JobRecord, JobStatus
 from lakeworks.core.refs import AssetKind
 from lakeworks.ports.catalog import CatalogRepo, DatastoreRepo
@@ -133,6 +136,81 @@ class StepCacheRepo(Protocol):
         ...
 
 
+class EndpointRecord(BaseModel):
+    """A stored online endpoint: its spec, its keys sealed (encrypted), and its state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    spec: OnlineEndpointSpec
+    #: ``primary``, ``secondary`` and ``token_secret``, each encrypted with the user's key
+    sealed_keys: dict[str, str]
+    provisioning_state: str = "Succeeded"
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeploymentRecord(BaseModel):
+    """A stored online deployment: its spec (model pinned to a version, code snapshotted)
+    and what it was resolved to on this machine."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str
+    name: str
+    spec: OnlineDeploymentSpec
+    kind: str  # onnx | mlflow | script
+    model_name: str | None = None
+    model_version: str | None = None
+    model_dir: str | None = None
+    model_path: str | None = None
+    onnx_path: str | None = None
+    code_uri: str | None = None
+    code_dir: str | None = None
+    python: str
+    state: str = "Creating"  # Creating | Succeeded | Failed
+    error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EndpointRepo(Protocol):
+    """Online endpoints and their deployments (a deployment belongs to an existing endpoint)."""
+
+    def put_endpoint(self, record: EndpointRecord, *, replace: bool = False) -> None:
+        """Save an endpoint; ``ConflictError`` if it exists unless ``replace``."""
+        ...
+
+    def get_endpoint(self, name: str) -> EndpointRecord:
+        """``NotFoundError`` naming the existing endpoints when absent."""
+        ...
+
+    def list_endpoints(self) -> list[EndpointRecord]:
+        """Endpoints sorted by name."""
+        ...
+
+    def delete_endpoint(self, name: str) -> None:
+        """Remove an endpoint and its deployments; ``NotFoundError`` if absent."""
+        ...
+
+    def put_deployment(self, record: DeploymentRecord, *, replace: bool = False) -> None:
+        """Save a deployment of an existing endpoint (``NotFoundError`` otherwise);
+        ``ConflictError`` if it exists unless ``replace``."""
+        ...
+
+    def get_deployment(self, endpoint: str, name: str) -> DeploymentRecord:
+        """``NotFoundError`` naming the endpoint's deployments when absent."""
+        ...
+
+    def list_deployments(self, endpoint: str | None = None) -> list[DeploymentRecord]:
+        """Deployments of one endpoint (or all), sorted by endpoint then name."""
+        ...
+
+    def delete_deployment(self, endpoint: str, name: str) -> None:
+        """Remove a deployment's record; ``NotFoundError`` if absent."""
+        ...
+
+
 class MetadataStore(Protocol):
     """The bundle of repos over one database."""
 
@@ -142,6 +220,7 @@ class MetadataStore(Protocol):
     cache: StepCacheRepo
     catalog: CatalogRepo
     datastores: DatastoreRepo
+    endpoints: EndpointRepo
 
     def close(self) -> None:
         ...

@@ -109,10 +109,10 @@ def environment_plan(comp: ComponentSpec, assets: AssetService) -> EnvironmentPl
         if plan is None:
             raise AssertionError(f"environment {env!r} should have been resolved at submission")
         return plan
-    return _plan_spec(env, assets)
+    return plan_for_environment(env, assets)
 
 
-def _plan_spec(env: EnvironmentSpec, assets: AssetService) -> EnvironmentPlan:
+def plan_for_environment(env: EnvironmentSpec, assets: AssetService) -> EnvironmentPlan:
     build_conda = None
     build_reqs = None
     if env.build and env.build.get("path") and is_uri(env.build["path"]):

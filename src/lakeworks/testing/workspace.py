@@ -1,7 +1,8 @@
 """The ``workspace`` fixture: a fresh workspace folder, with its background processes stopped after.
 
-Jobs start a per-workspace tracking server; the fixture stops it (and any job runner still
-alive) at teardown, so tests leave no processes behind.
+Jobs start a per-workspace tracking server and online endpoints a serving process; the
+fixture stops both (and any job runner still alive) at teardown, so tests leave no processes
+behind.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from lakeworks.services.serving_process import stop_server as stop_serving
 from lakeworks.services.web import stop_server
 from lakeworks.services.workspace import Workspace, create_workspace
 
 
 def stop_workspace_processes(ws: Workspace) -> None:
-    """Stop the tracking server and any live job runner of ``ws``."""
+    """Stop the tracking server, the serving process and any live job runner of ``ws``."""
     stop_server(ws)
+    stop_serving(ws)
     jobs = ws.state_dir / "jobs"
     if not jobs.is_dir():
         return

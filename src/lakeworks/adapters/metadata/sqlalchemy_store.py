@@ -1,8 +1,9 @@
 """The SQL metadata store: ``SqlAlchemyMetadataStore`` and ``open_metadata_store``.
 
 Owns opening a database (SQLite file or PostgreSQL), bringing its schema to head on open, and
-bundling the per-aggregate repos (assets, jobs, step cache, lake catalog, datastores) over one
-engine. The repos live in ``assets.py``, ``jobs.py``, ``cache.py`` and ``catalog.py``; connections and error translation in
+bundling the per-aggregate repos (assets, jobs, step cache, lake catalog, datastores, online
+endpoints) over one engine. The repos live in ``assets.py``, ``jobs.py``, ``cache.py``,
+``catalog.py`` and ``endpoints.py``; connections and error translation in
 ``database.py``; schema upgrades in ``migrate.py``.
 """
 
@@ -14,10 +15,11 @@ from lakeworks.adapters.metadata.assets import SqlAlchemyAssetRepo
 from lakeworks.adapters.metadata.cache import SqlAlchemyStepCacheRepo
 from lakeworks.adapters.metadata.catalog import SqlAlchemyCatalogRepo, SqlAlchemyDatastoreRepo
 from lakeworks.adapters.metadata.database import Database
+from lakeworks.adapters.metadata.endpoints import SqlAlchemyEndpointRepo
 from lakeworks.adapters.metadata.jobs import SqlAlchemyJobRepo
 from lakeworks.adapters.metadata.migrate import upgrade_to_head
 from lakeworks.ports.catalog import CatalogRepo, DatastoreRepo
-from lakeworks.ports.metadata import AssetRepo, JobRepo, StepCacheRepo
+from lakeworks.ports.metadata import AssetRepo, EndpointRepo, JobRepo, StepCacheRepo
 
 
 class SqlAlchemyMetadataStore:
@@ -43,6 +45,7 @@ class SqlAlchemyMetadataStore:
         self.cache: StepCacheRepo = SqlAlchemyStepCacheRepo(db)
         self.catalog: CatalogRepo = SqlAlchemyCatalogRepo(db)
         self.datastores: DatastoreRepo = SqlAlchemyDatastoreRepo(db)
+        self.endpoints: EndpointRepo = SqlAlchemyEndpointRepo(db)
 
     @property
     def database(self) -> Database:

@@ -149,6 +149,30 @@ lw_datastore = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
+#: Online endpoints (revision 0003). Records are kept whole in ``details`` (keys encrypted).
+lw_online_endpoint = sa.Table(
+    "lw_online_endpoint",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+#: Online deployments, keyed by (endpoint, name); a deployment's endpoint must exist.
+lw_online_deployment = sa.Table(
+    "lw_online_deployment",
+    metadata,
+    sa.Column("endpoint", sa.String(), primary_key=True),
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["endpoint"], ["lw_online_endpoint.name"], name="fk_lw_online_deployment_endpoint"
+    ),
+)
+
 __all__ = [
     "UtcDateTime",
     "lw_asset",
@@ -157,6 +181,8 @@ __all__ = [
     "lw_job",
     "lw_lake_database",
     "lw_lake_table",
+    "lw_online_deployment",
+    "lw_online_endpoint",
     "lw_sql_procedure",
     "lw_step_cache",
     "metadata",
