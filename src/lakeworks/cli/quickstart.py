@@ -130,7 +130,8 @@ def quickstart(
     tutorial (data prep, then training with MLflow tracking and model registration), then the
     Synapse lab: a Spark job saves the bike-rentals lake tables, AutoML trains
     rental-prediction-model, which is deployed to SQL and scores the 10-day weather forecast
-    with EXEC predict_rentals.
+    with EXEC predict_rentals, and finally to the online endpoint rentals-endpoint, which is
+    called over HTTP with the same days (the endpoint keeps running: lakeworks serve --stop).
 
     Run it twice: the second run reuses the pipeline's steps, the tables and the registered
     model, and finishes in seconds.
@@ -178,6 +179,8 @@ def quickstart(
     lab = _run_lab(console, path, budget)
     _show_lab(console, lab)
     console.print(f"Lab finished in {lab.seconds:.1f}s.")
+    online = _run_endpoint(console, path, f"{lab.model.name}:{lab.model.version}")
+    _show_endpoint(console, lab, online)
     if result.web_url:
         console.print(f"Web view (MLflow UI of this workspace): [link]{result.web_url}[/link]")
     console.print(
@@ -188,8 +191,39 @@ def quickstart(
         "  lakeworks job create --file tutorial/pipeline.yml --stream   # the same pipeline in YAML\n"
         "  python tutorial/pipeline.py   # the tutorial as written (needs PyPI for its pip line)\n"
         "  lakeworks sql exec predict_rentals   # the lab's predictions, again\n"
+        f"  lakeworks online-endpoint invoke -n {online.endpoint} --request-file "
+        f"{online.request_file}\n"
         "  lakeworks sql \"SELECT season, avg(rentals) FROM bike_data GROUP BY season\""
     )
+
+
+def _run_endpoint(console: Any, path: Path, model: str) -> Any:
+    from lakeworks.tutorials.online_endpoint_demo import run_online_endpoint  # lazy
+
+    with console.status(f"deploying {model} to an online endpoint..."):
+        return run_online_endpoint(path, model)
+
+
+def _show_endpoint(console: Any, lab: Any, online: Any) -> None:
+    """The endpoint's answers beside the SQL procedure's, day by day."""
+    from rich.table import Table
+
+    state = "deployed now" if online.deployed_now else "already serving it (unchanged)"
+    console.print(f"\n[bold]Online endpoint[/bold] [cyan]{online.endpoint}[/cyan] "
+                  f"(deployment {online.deployment}, model {online.model}): {state}")
+    console.print(f"Scoring URI {online.scoring_uri} (key auth); one call scored "
+                  f"{len(online.predictions)} days in {online.call_ms:.1f} ms")
+    by_day = {_cell(r.get("day"), False): r.get(lab.deployed.output_column)
+              for r in lab.predictions.to_pylist()}
+    table = Table(title="Predicted rentals: the endpoint's answer beside EXEC "
+                  f"{lab.deployed.procedure}", title_justify="left")
+    table.add_column("day")
+    table.add_column("online endpoint", justify="right")
+    table.add_column("SQL", justify="right")
+    for day, value in zip(online.days, online.predictions, strict=True):
+        sql = by_day.get(day[:10])
+        table.add_row(day[:10], f"{value:,.0f}", "" if sql is None else f"{sql:,.0f}")
+    console.print(table)
 
 
 def _run_lab(console: Any, path: Path, budget: float) -> Any:
