@@ -1,9 +1,10 @@
 """The README's main job: ``lakeworks quickstart`` runs offline and reuses on the second run.
 
 The first run does the production-pipeline tutorial, then the whole Synapse lab (Spark tables,
-AutoML with a short budget, the model deployed to SQL, ``EXEC predict_rentals``) and shows the
-10-day prediction table; the second reuses the pipeline's steps, the tables and the registered
-model (no second AutoML job) and still shows the table.
+AutoML with a short budget, the model deployed to SQL, ``EXEC predict_rentals``), shows the
+10-day prediction table, and ends by deploying the model to an online endpoint and calling
+it; the second reuses the pipeline's steps, the tables, the registered model (no second
+AutoML job) and the running deployment, and still shows both tables.
 """
 
 from __future__ import annotations
@@ -52,8 +53,14 @@ def quickstart(path: Path, *args: str) -> str:
 
 def forecast_days(out: str) -> list[str]:
     """The forecast days shown in the prediction table, in order."""
-    table = out.split("EXEC predict_rentals", 1)[1]
+    table = out.split("EXEC predict_rentals", 1)[1].split("Online endpoint", 1)[0]
     return [m.group(1) for m in FORECAST_DAY.finditer(table)]
+
+
+def endpoint_answers(out: str) -> list[tuple[str, str]]:
+    """Per forecast day, the online endpoint's prediction and the SQL procedure's."""
+    table = out.split("Online endpoint", 1)[1]
+    return re.findall(r"^\W*2013-01-\d\d\W+([\d,]+)\W+([\d,]+)\W*$", table, re.M)
 
 
 def automl_jobs(ml: MLClient) -> list[str]:
@@ -73,6 +80,11 @@ def test_quickstart_runs_the_pipeline_and_the_lab_and_reuses_them(demo: Path) ->
     assert "registered model rental-prediction-model version 1 with model.onnx" in out
     assert "procedure predict_rentals" in out
     assert forecast_days(out) == [f"{d:02d}" for d in range(1, 11)]
+    # the README's main job ends by calling the lab's model behind an online endpoint
+    assert "Online endpoint rentals-endpoint (deployment blue, model " \
+           "rental-prediction-model:1): deployed now" in out
+    answers = endpoint_answers(out)
+    assert len(answers) == 10 and all(online == sql for online, sql in answers), answers
     ml = MLClient(workspace=demo)
     assert len(automl_jobs(ml)) == 1
 
@@ -80,6 +92,9 @@ def test_quickstart_runs_the_pipeline_and_the_lab_and_reuses_them(demo: Path) ->
     assert "reused registered model rental-prediction-model version 1" in again
     assert "bike_data (731 rows) and weather_forecast (10 days): present, reused" in again
     assert "already deployed (unchanged)" in again
+    assert "rentals-endpoint (deployment blue, model rental-prediction-model:1): already " \
+           "serving it" in again
+    assert len(endpoint_answers(again)) == 10
     assert forecast_days(again) == [f"{d:02d}" for d in range(1, 11)]
     latest = next(j for j in ml.jobs.list() if isinstance(j, PipelineJob))
     assert latest.status == "Completed"

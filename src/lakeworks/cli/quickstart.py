@@ -215,11 +215,10 @@ def _show_endpoint(console: Any, lab: Any, online: Any) -> None:
                   f"{len(online.predictions)} days in {online.call_ms:.1f} ms")
     by_day = {_cell(r.get("day"), False): r.get(lab.deployed.output_column)
               for r in lab.predictions.to_pylist()}
-    table = Table(title="Predicted rentals: the endpoint's answer beside EXEC "
-                  f"{lab.deployed.procedure}", title_justify="left")
+    table = Table(title="Predicted rentals, both ways", title_justify="left")
     table.add_column("day")
     table.add_column("online endpoint", justify="right")
-    table.add_column("SQL", justify="right")
+    table.add_column(f"EXEC {lab.deployed.procedure}", justify="right")
     for day, value in zip(online.days, online.predictions, strict=True):
         sql = by_day.get(day[:10])
         table.add_row(day[:10], f"{value:,.0f}", "" if sql is None else f"{sql:,.0f}")
