@@ -426,6 +426,8 @@ def test_schema_is_prefixed_and_reopening_keeps_data(db_url: str) -> None:
         "lw_job",
         "lw_lake_database",
         "lw_lake_table",
+        "lw_online_deployment",
+        "lw_online_endpoint",
         "lw_sql_procedure",
         "lw_step_cache",
     }

@@ -163,7 +163,7 @@ def test_timeout_and_trial_timeout_stop_long_trials(
                   code=train_code, inputs={"x": LogUniform(min_value=0.1, max_value=1.0)},
                   outputs={"model": Output(type="uri_folder")}, experiment_name="it-sweep")
     sweep = job.sweep(primary_metric="score", goal="maximize", max_concurrent_trials=1,
-                      max_total_trials=50, timeout=8, trial_timeout=3)
+                      max_total_trials=50, timeout=15, trial_timeout=3)
     started = time.monotonic()
     submitted = ml_client.jobs.create_or_update(sweep)
     done = wait_done(ml_client, submitted.name)
