@@ -392,3 +392,49 @@ def test_state_survives_a_server_restart(ml_client: MLClient, ws: Workspace, cre
     assert answer["tag"] == "green-tag"
     after = serving_process.find_server(ws)
     assert after is not None and after.pid != before.pid
+
+
+def test_every_client_mistake_is_a_4xx_naming_it_and_the_server_keeps_serving(
+        ml_client: MLClient, credit: str) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = ml_client.online_endpoints.get(credit)
+    uri = str(endpoint.scoring_uri)
+    key = ml_client.online_endpoints.get_keys(credit).primary_key
+    good = {"input_data": [[0.5, 0.5, 0.1, 0.2]]}
+
+    def raw(body: bytes, *, extra: str = "") -> tuple[int, str]:
+        parts = urlsplit(uri)
+        with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+            head = (f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                    f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+                    f"{extra or f'Content-Length: {len(body)}'}\r\nConnection: close\r\n\r\n")
+            sock.sendall(head.encode() + body)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        status = int(answer.split(b" ", 2)[1])
+        return status, answer.split(b"\r\n\r\n", 1)[1].decode(errors="replace")
+
+    mistakes: list[tuple[str, tuple[int, str], int, str]] = [
+        ("malformed JSON", raw(b'{"input_data": [[1, 2'), 400, "JSON"),
+        ("no input_data", _post(uri, key, {"data": [[1, 2, 3, 4]]}), 400, "input_data"),
+        ("wrong row width", _post(uri, key, {"input_data": [[1, 2, 3]]}), 400, "4"),
+        ("wrong type", _post(uri, key, {"input_data": [[1, "abc", 3, 4]]}), 400, "abc"),
+        ("empty batch", _post(uri, key, {"input_data": []}), 400, "row"),
+        ("huge body", raw(b"", extra="Content-Length: 2000000000"), 413, "MB"),
+        ("unknown endpoint", _post(uri.replace(credit, "nowhere"), key, good), 404,
+         "nowhere"),
+    ]
+    for what, (status, body), expected, named in mistakes:
+        assert status == expected, (what, status, body)
+        assert named in body, (what, body)
+        assert _post(uri, key, good)[0] == 200, f"the server stopped serving after {what}"
+    request = urllib.request.Request(uri, data=json.dumps(good).encode(), method="POST", headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json",
+        "azureml-model-deployment": "purple"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=30)
+    assert info.value.code == 404
+    assert "purple" in info.value.read().decode()

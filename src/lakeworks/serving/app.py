@@ -490,8 +490,10 @@ class ServingApp:
         await self._answer(send, call, protocol, result)
 
     async def _too_large(self, send: Send, call: _Call) -> None:
-        await self._error(send, call, 413, f"request body is larger than {self.max_body} bytes "
-                          "(the server's --max-body-mb); send fewer rows per request")
+        limit = f"{self.max_body / 2**20:g} MB ({self.max_body} bytes)"
+        await self._error(send, call, 413, f"request body is larger than the server's limit of "
+                          f"{limit}; send fewer rows per request or start the server with a "
+                          "larger --max-body-mb")
 
     async def _answer(self, send: Send, call: _Call, protocol: wire.Protocol,
                       result: wire.Response | Failure) -> None:
