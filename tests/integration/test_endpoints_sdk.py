@@ -399,9 +399,15 @@ def test_every_client_mistake_is_a_4xx_naming_it_and_the_server_keeps_serving(
     import socket
     from urllib.parse import urlsplit
 
-    endpoint = ml_client.online_endpoints.get(credit)
+    # an endpoint of its own: other tests move credit-ep's traffic to scoring scripts
+    ml_client.online_endpoints.begin_create_or_update(
+        ManagedOnlineEndpoint(name="mistakes-ep")).result()
+    ml_client.online_deployments.begin_create_or_update(ManagedOnlineDeployment(
+        name="blue", endpoint_name="mistakes-ep", model="azureml:credit-model@latest"),
+        all_traffic=True).result()
+    endpoint = ml_client.online_endpoints.get("mistakes-ep")
     uri = str(endpoint.scoring_uri)
-    key = ml_client.online_endpoints.get_keys(credit).primary_key
+    key = ml_client.online_endpoints.get_keys("mistakes-ep").primary_key
     good = {"input_data": [[0.5, 0.5, 0.1, 0.2]]}
 
     def raw(body: bytes, *, extra: str = "") -> tuple[int, str]:
@@ -424,7 +430,7 @@ def test_every_client_mistake_is_a_4xx_naming_it_and_the_server_keeps_serving(
         ("wrong type", _post(uri, key, {"input_data": [[1, "abc", 3, 4]]}), 400, "abc"),
         ("empty batch", _post(uri, key, {"input_data": []}), 400, "row"),
         ("huge body", raw(b"", extra="Content-Length: 2000000000"), 413, "MB"),
-        ("unknown endpoint", _post(uri.replace(credit, "nowhere"), key, good), 404,
+        ("unknown endpoint", _post(uri.replace("mistakes-ep", "nowhere"), key, good), 404,
          "nowhere"),
     ]
     for what, (status, body), expected, named in mistakes:

@@ -10,18 +10,14 @@ import pytest
 
 from lakeworks.errors import InvalidInputError
 from lakeworks.serving.payloads import (
-    ARRAY_KEY,
     CONTENT_TYPE_FIELD,
-    InputSchema,
-    ModelAnswer,
-    ModelRequest,
-    TensorSpec,
     error_reply,
     invalid_reply,
     media_type,
     parse,
     render,
 )
+from lakeworks.serving.schema import ARRAY_KEY, InputSchema, ModelAnswer, ModelRequest, TensorSpec
 from lakeworks.serving.wire import Protocol
 
 JSON = "application/json"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -32,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lakeworks.api.registry_store import SCHEME, LakeworksRegistryStore
 from lakeworks.errors import LakeworksError
+from lakeworks.server_files import remove_info, write_info
 from lakeworks.services.workspace import Workspace, open_workspace
 
 log = logging.getLogger("lakeworks.api.tracking_server")
@@ -131,24 +131,6 @@ def bind_socket(port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
-
-
-def write_info(path: Path, info: dict[str, Any]) -> None:
-    """Write ``tracking.json`` atomically."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(info, indent=1) + "\n")
-    tmp.replace(path)
-
-
-def remove_info(path: Path, pid: int) -> None:
-    """Remove ``tracking.json`` if it still names process ``pid``."""
-    try:
-        if json.loads(path.read_text()).get("pid") == pid:
-            path.unlink()
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError) as exc:
-        log.warning("could not clean up %s: %s", path, exc)
 
 
 def _configure_logging(log_path: Path, level: str) -> None:

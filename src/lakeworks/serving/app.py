@@ -6,13 +6,14 @@ admin routes), key and token auth, the traffic split and the ``azureml-model-dep
 header, mirror copies, admission (429), body limits (413), timeouts (408), worker errors (424
 on Azure's protocol), request ids, metrics and the buffered JSON-lines access log. It is a plain
 ASGI callable routed by hand with pre-encoded headers: this is the hot path. It starts no
-processes (``lakeworks.serving.pool``) and opens no workspace (``lakeworks.serving.server``).
+processes (``lakeworks.serving.pool``) and opens no workspace (``lakeworks.serving.server``);
+the routing tables and their auth are ``lakeworks.serving.routes``, the access log
+``lakeworks.serving.access_log``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hmac
 import importlib.metadata
 import logging
@@ -20,17 +21,19 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
-from lakeworks.core.endpoints import AuthMode, ServingState, check_token
+from lakeworks.core.endpoints import ServingState
 from lakeworks.serving import wire
+from lakeworks.serving.access_log import AccessLog
 from lakeworks.serving.metrics import CONTENT_TYPE as METRICS_TYPE
 from lakeworks.serving.metrics import ServingMetrics
 from lakeworks.serving.openapi import build_document
-from lakeworks.serving.pool import Deployment, Failure
+from lakeworks.serving.pool import Failure
+from lakeworks.serving.routes import EndpointRoute, build_routes
+from lakeworks.serving.supervisor import Deployment
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,6 @@ _PREFIX = "/endpoints/"
 _MLFLOW_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "RESOURCE_DOES_NOT_EXIST",
                  405: "BAD_REQUEST", 408: "DEADLINE_EXCEEDED", 413: "REQUEST_LIMIT_EXCEEDED",
                  429: "REQUEST_LIMIT_EXCEEDED", 503: "TEMPORARILY_UNAVAILABLE"}
-_TOKEN_CACHE_MAX = 4096
-_LOG_FLUSH_BYTES = 1 << 16
 _MAX_REQUEST_ID = 128
 _PROTOCOL_LABEL = {wire.Protocol.AZURE: "azure", wire.Protocol.MLFLOW: "mlflow",
                    wire.Protocol.V2: "v2"}
@@ -67,168 +68,6 @@ class Admin(Protocol):
     def status(self) -> dict[str, Any]: ...
 
     def ready(self) -> bool: ...
-
-
-class EndpointRoute:
-    """One endpoint's routing table: keys, deployments and shares (replaced, never changed)."""
-
-    __slots__ = ("auth_mode", "deployments", "keys", "mirror", "mirror_share", "name", "secret",
-                 "split", "split_total", "tokens")
-
-    def __init__(self, name: str, auth_mode: AuthMode, keys: tuple[bytes, ...], secret: str,
-                 deployments: dict[str, Deployment], traffic: dict[str, int],
-                 mirror: dict[str, int]) -> None:
-        self.name = name
-        self.auth_mode = auth_mode
-        self.keys = keys
-        self.secret = secret
-        self.deployments = deployments
-        split: list[tuple[int, Deployment]] = []
-        total = 0
-        for dep_name, share in sorted(traffic.items()):
-            if share > 0 and dep_name in deployments:
-                total += share
-                split.append((total, deployments[dep_name]))
-        self.split = tuple(split)
-        self.split_total = total
-        self.mirror: Deployment | None = None
-        self.mirror_share = 0.0
-        for dep_name, share in mirror.items():
-            if share > 0 and dep_name in deployments:
-                self.mirror, self.mirror_share = deployments[dep_name], share / 100
-        self.tokens: dict[bytes, float] = {}
-
-    def choose(self) -> Deployment | None:
-        """A deployment by the traffic weights (None when no deployment has traffic)."""
-        split = self.split
-        if not split:
-            return None
-        if len(split) == 1:
-            return split[0][1]
-        point = random.random() * self.split_total
-        for bound, deployment in split:
-            if point < bound:
-                return deployment
-        return split[-1][1]
-
-    def choose_ready(self) -> Deployment | None:
-        """A deployment by the weights of those with traffic that can answer now (the
-        split's pick may still be starting)."""
-        shares: list[tuple[int, Deployment]] = []
-        before = total = 0
-        for bound, deployment in self.split:
-            if deployment.pool is not None:
-                total += bound - before
-                shares.append((total, deployment))
-            before = bound
-        if not shares:
-            return None
-        point = random.random() * total
-        for bound, deployment in shares:
-            if point < bound:
-                return deployment
-        return shares[-1][1]
-
-    def primary(self) -> Deployment | None:
-        """The deployment with the largest share, else the first one (for documents)."""
-        best: Deployment | None = None
-        best_share = before = 0
-        for bound, deployment in self.split:
-            if bound - before > best_share:
-                best, best_share = deployment, bound - before
-            before = bound
-        return best or next(iter(self.deployments.values()), None)
-
-    def refuse(self, header: bytes | None) -> str | None:
-        """None if ``header`` carries a valid key or token, else why not."""
-        if header is None:
-            return "missing Authorization header; send 'Authorization: Bearer <key or token>'"
-        if header[:7].lower() != b"bearer ":
-            return "the Authorization header must be 'Bearer <key or token>'"
-        secret = header[7:].strip()
-        if self.auth_mode == AuthMode.KEY:
-            for key in self.keys:
-                if hmac.compare_digest(secret, key):
-                    return None
-            return f"the key is not valid for endpoint '{self.name}'"
-        expiry = self.tokens.get(secret)
-        now = time.time()
-        if expiry is not None and expiry > now:
-            return None
-        reason = check_token(secret.decode("latin-1"), self.name, self.secret, now=now)
-        if reason is None:
-            if len(self.tokens) >= _TOKEN_CACHE_MAX:
-                self.tokens.clear()
-            self.tokens[secret] = _token_expiry(secret.decode("latin-1"))
-        return reason
-
-
-def _token_expiry(token: str) -> float:
-    try:
-        claims = orjson.loads(base64.urlsafe_b64decode(token.rpartition(".")[0].encode()))
-        return float(claims.get("x", 0))
-    except (ValueError, orjson.JSONDecodeError):
-        return 0.0
-
-
-def build_routes(state: ServingState,
-                 deployments: dict[tuple[str, str], Deployment]) -> dict[str, EndpointRoute]:
-    """The routing tables of every endpoint in ``state``."""
-    routes: dict[str, EndpointRoute] = {}
-    for endpoint in state.endpoints:
-        own = {name: d for (e, name), d in deployments.items() if e == endpoint.name}
-        keys = (endpoint.keys.primary.encode(), endpoint.keys.secondary.encode())
-        routes[endpoint.name] = EndpointRoute(
-            endpoint.name, endpoint.auth_mode, keys, endpoint.keys.token_secret, own,
-            dict(endpoint.traffic), dict(endpoint.mirror_traffic))
-    return routes
-
-
-class AccessLog:
-    """JSON lines appended to a file, buffered and written at most once a second."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self._buffer = bytearray()
-        self._second = -1
-        self._stamp = ""
-
-    def timestamp(self) -> str:
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
-
-    def write(self, record: dict[str, Any]) -> None:
-        record["ts"] = self.timestamp()
-        self._buffer += orjson.dumps(record)
-        self._buffer += b"\n"
-        if len(self._buffer) >= _LOG_FLUSH_BYTES:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._buffer and self._fd >= 0:
-            data, self._buffer = bytes(self._buffer), bytearray()
-            try:
-                os.write(self._fd, data)
-            except OSError as exc:
-                log.warning("cannot write the access log %s: %s", self.path, exc)
-
-    async def run(self, period_s: float = 1.0) -> None:
-        """Flush every ``period_s`` until cancelled."""
-        while True:
-            await asyncio.sleep(period_s)
-            self.flush()
-
-    def close(self) -> None:
-        self.flush()
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
 
 
 def _new_request_id() -> str:

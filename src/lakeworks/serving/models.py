@@ -35,7 +35,7 @@ import numpy as np
 
 from lakeworks.core.endpoints import DeploymentRuntime
 from lakeworks.errors import InvalidInputError
-from lakeworks.serving.payloads import InputSchema, ModelAnswer, TensorSpec, datatype_of
+from lakeworks.serving.schema import InputSchema, ModelAnswer, TensorSpec, datatype_of
 
 _META_COLUMNS = "lakeworks.columns"
 _CLASS_LABELS = ("classlabels_strings", "classlabels_int64s", "classlabels_ints")

@@ -6,8 +6,8 @@ the workspace's services by default) and reconciling the worker pools with it at
 ``POST /-/reload``, the discovery file ``<root>/.lakeworks/serving/server.json`` (written
 atomically once listening, removed at clean exit), graceful shutdown on SIGTERM/SIGINT (stop
 accepting, let requests finish, stop workers) and the periodic registration of collected data
-as lake tables. Request handling lives in ``lakeworks.serving.app``; worker processes in
-``lakeworks.serving.pool``.
+as lake tables. Request handling lives in ``lakeworks.serving.app``; the reconciliation of
+deployments in ``lakeworks.serving.supervisor``; worker processes in ``lakeworks.serving.pool``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import json
 import logging
 import os
 import secrets
@@ -33,10 +32,12 @@ import uvicorn
 
 from lakeworks.core.endpoints import ServingState
 from lakeworks.errors import BackendError
+from lakeworks.server_files import remove_info, write_info
 from lakeworks.services.workspace import open_workspace
-from lakeworks.serving.app import AccessLog, ServingApp
+from lakeworks.serving.access_log import AccessLog
+from lakeworks.serving.app import ServingApp
 from lakeworks.serving.metrics import ServingMetrics
-from lakeworks.serving.pool import Supervisor
+from lakeworks.serving.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -63,26 +64,6 @@ def workspace_state_loader(root: Path) -> StateLoader:
         return state
 
     return load
-
-
-def write_info(path: Path, info: dict[str, Any]) -> None:
-    """Write ``server.json`` atomically, readable by its owner only (it holds the admin token)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps(info, indent=1) + "\n")
-    tmp.replace(path)
-
-
-def remove_info(path: Path, pid: int) -> None:
-    """Remove ``server.json`` if it still names process ``pid``."""
-    try:
-        if json.loads(path.read_text()).get("pid") == pid:
-            path.unlink()
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError) as exc:
-        log.warning("could not remove %s: %s", path, exc)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -56,8 +56,6 @@ from lakeworks.serving.models import (
 )
 from lakeworks.serving.payloads import (
     JSON_TYPE,
-    ModelAnswer,
-    ModelRequest,
     Reply,
     dumps,
     error_reply,
@@ -65,6 +63,7 @@ from lakeworks.serving.payloads import (
     parse,
     render,
 )
+from lakeworks.serving.schema import ModelAnswer, ModelRequest
 
 log = logging.getLogger("lakeworks.serving.worker")
 
