@@ -128,7 +128,8 @@ def test_attrition_binary_classification_has_onnx_labels_and_probabilities(
         attrition: pd.DataFrame,
         attrition_run: tuple[AutoMLOutcome, float, list[TrialResult]]) -> None:
     outcome, wall, _ = attrition_run
-    assert wall <= BUDGET * 1.1
+    # the search stops at its budget; the final refit and ONNX check add a few seconds
+    assert wall <= BUDGET + 5
     assert list(outcome.model.classes_) == ["No", "Yes"]
     completed = [t for t in outcome.trials if t.status == "Completed"]
     # every Azure metric, and the *_binary ones for the positive class ("Yes", sorted last)

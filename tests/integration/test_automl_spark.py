@@ -75,7 +75,8 @@ def test_trials_run_as_spark_tasks_and_the_best_model_exports(spark: SparkSessio
     assert len(singles) >= 3
     # every trial and the final refits were Spark jobs of this session
     assert finished_jobs(spark) - before >= len(singles)
-    assert elapsed <= spec.timeout_seconds * 1.1  # type: ignore[operator]
+    # the search stops at its budget; the final refits and ONNX check add a few seconds
+    assert elapsed <= spec.timeout_seconds + 5  # type: ignore[operator]
     assert outcome.best.score is not None and outcome.best.score > 0.6
     assert outcome.onnx_model is not None and outcome.onnx_max_relative_error <= 1e-5
     predictions = np.asarray(outcome.model.predict(bike.drop(columns="rentals").head(20)))
@@ -140,7 +141,8 @@ def test_an_automl_job_on_compute_spark_runs_its_trials_there(
     data = Input(type="uri_file", path=str(dataset_path("bike-rentals-daily")))
     job = automl.regression(training_data=data, target_column_name="rentals",
                             primary_metric="r2_score", compute="spark")
-    job.set_limits(timeout_minutes=0.5, max_concurrent_trials=2)
+    # the budget includes starting Spark in the job's process, slow on a busy machine
+    job.set_limits(timeout_minutes=1.0, max_concurrent_trials=2)
     submitted = ml.jobs.create_or_update(job)
     ml.jobs.stream(submitted.name)
     log = capsys.readouterr().out
