@@ -101,7 +101,13 @@ def test_bike_regression_within_budget_with_an_onnx_model_matching_python(
     completed = [t for t in outcome.trials if t.status == "Completed"]
     assert len(completed) >= 5
     assert set(completed[0].metrics) == set(REGRESSION_METRICS)
-    assert outcome.best.score == max(t.score for t in completed if t.score is not None)
+    # the winner is an ensemble that beat every single model, or the best single model (an
+    # ensemble whose members cannot all be refit in time, or fail ONNX parity, gives way)
+    singles = [t.score for t in completed if t.score is not None
+               and not t.algorithm.endswith("Ensemble")]
+    assert outcome.best.score is not None and outcome.best.score >= max(singles)
+    if not outcome.best.algorithm.endswith("Ensemble"):
+        assert outcome.best.score == max(singles)
     assert outcome.best.score > 0.6  # Spearman on 10-fold CV; the lab's data reaches ~0.75
     assert outcome.onnx_model is not None
     assert outcome.onnx_max_relative_error is not None
