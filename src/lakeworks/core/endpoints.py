@@ -50,17 +50,21 @@ class _Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+def _check_name(name: str, pattern: re.Pattern[str], what: str, rule: str, field: str) -> str:
+    if not isinstance(name, str) or not pattern.match(name):
+        raise InvalidInputError(f"{what} name {name!r} is not valid: use 3 to 32 characters, "
+                                f"start with a letter, then {rule}", field=field)
+    return name
+
+
 def check_endpoint_name(name: str, *, field: str = "name") -> str:
     """``name`` if it is a legal endpoint name.
 
     Raises:
         InvalidInputError: says the rule and shows the name.
     """
-    if not isinstance(name, str) or not _ENDPOINT_NAME.match(name):
-        raise InvalidInputError(
-            f"endpoint name {name!r} is not valid: use 3 to 32 characters, start with a "
-            "letter, then letters, digits or '-' (not ending with '-')", field=field)
-    return name
+    return _check_name(name, _ENDPOINT_NAME, "endpoint",
+                       "letters, digits or '-' (not ending with '-')", field)
 
 
 def check_deployment_name(name: str, *, field: str = "name") -> str:
@@ -69,11 +73,8 @@ def check_deployment_name(name: str, *, field: str = "name") -> str:
     Raises:
         InvalidInputError: says the rule and shows the name.
     """
-    if not isinstance(name, str) or not _DEPLOYMENT_NAME.match(name):
-        raise InvalidInputError(
-            f"deployment name {name!r} is not valid: use 3 to 32 characters, start with a "
-            "letter, then letters, digits, '-' or '_'", field=field)
-    return name
+    return _check_name(name, _DEPLOYMENT_NAME, "deployment", "letters, digits, '-' or '_'",
+                       field)
 
 
 def check_traffic(traffic: dict[str, int], mirror: dict[str, int],
